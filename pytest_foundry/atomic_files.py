@@ -1,0 +1,35 @@
+"""Atomic file writes: readers see the old complete file or the new one, never half.
+
+The content goes to a temporary file in the same folder (same filesystem), is flushed
+and fsynced, then replaces the target with ``os.replace`` (atomic on POSIX and Windows).
+An exception or Ctrl-C before the replace leaves the old file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        # BaseException: KeyboardInterrupt must not leave the temporary file behind either.
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,155 @@
+"""The results.json record of one benchmark run: its shape, versioned.
+
+Pure: no pytest.  The plugin fills a :class:`Results` during the session; the report
+renderers, the regression gate and ``python -m pytest_foundry`` read it back.  The JSON
+Schema in ``schemas/results.schema.json`` documents and validates the same shape; bump
+``SCHEMA_VERSION`` on any incompatible change.
+
+Units: times in seconds (``*_s``), sizes in bytes (``*_bytes``), rates per second.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+SCHEMA_NAME = "pytest-foundry/results"
+SCHEMA_VERSION = 1
+
+# Status of a model: resolved and loaded, or why not.
+ModelStatus = Literal["ok", "load-failed", "skipped"]
+# Status of a model x prompt cell.  "truncated" = ok, but finish_reason was "length".
+CellStatus = Literal["ok", "truncated", "skipped", "load-failed", "timeout", "error"]
+CELL_STATUSES: tuple[str, ...] = ("ok", "truncated", "skipped", "load-failed", "timeout", "error")
+
+
+class SummaryRecord(TypedDict):
+    """metrics.Summary.as_dict()."""
+
+    n: int
+    mean: float
+    median: float
+    p90: float
+    p95: float
+    p99: float
+    stdev: float
+    cv: float | None
+    min: float
+    max: float
+    tail_unreliable: bool
+
+
+class RequestRecord(TypedDict):
+    """metrics.RequestMetrics.as_dict(): one streamed request."""
+
+    ttft_s: float | None
+    e2e_s: float
+    output_tokens: int
+    tokens_estimated: bool
+    tpot_s: float | None
+    decode_tps: float | None
+    e2e_tps: float | None
+    gaps_s: list[float]
+    finish_reason: str | None
+
+
+class MemoryRecord(TypedDict):
+    # "in-process": this pytest process runs the model; "server": a server process by pid.
+    scope: Literal["in-process", "server"]
+    pid: int
+    rss_before_load_bytes: int | None
+    peak_rss_bytes: int | None
+    # peak_rss_bytes - rss_before_load_bytes, when both are known.
+    delta_bytes: int | None
+
+
+class ModelRecord(TypedDict):
+    slug: str  # the stable id used in test ids and snapshots/<slug>/
+    requested: str  # what the user asked for: alias, full id or folder
+    model_id: str | None  # full id name:version, once resolved
+    source: Literal["embedded", "folder", "catalog", "endpoint"]
+    path: str | None
+    execution_provider: str | None
+    device: str | None
+    files_sha256: str | None  # hash over the model's files (names and bytes)
+    disk_bytes: int | None
+    license: str | None
+    capabilities: list[str]
+    notes: str | None
+    status: ModelStatus
+    reason: str | None
+    load_s: float | None
+    cold_ttft_s: float | None  # TTFT of the first request after load
+    memory: MemoryRecord | None
+
+
+class QualityRecord(TypedDict, total=False):
+    """Filled by the quality rubric (deterministic checks, annotations, judge)."""
+
+    checks: list[dict[str, Any]]
+    checks_score: float | None
+    annotation: dict[str, Any] | None
+    judge: dict[str, Any] | None
+
+
+class OutputRecord(TypedDict):
+    text: str
+    sha256: str
+    output_tokens: int
+    finish_reason: str | None
+    # matched | changed | created | updated, or None when no snapshot was asserted.
+    snapshot: str | None
+    snapshot_diff: str | None
+    quality: NotRequired[QualityRecord]
+
+
+class CellRecord(TypedDict):
+    model: str  # ModelRecord.slug
+    prompt: str  # prompt id
+    status: CellStatus
+    reason: str | None
+    max_tokens: int
+    seed: int
+    warmup: list[RequestRecord]  # untimed warm-up rounds, kept apart
+    samples: list[RequestRecord]  # measured rounds
+    summary: dict[str, SummaryRecord]  # metric name -> summary of samples
+    output: OutputRecord | None
+
+
+class RunRecord(TypedDict):
+    backend: Literal["foundry-local", "endpoint"]
+    endpoint: str | None
+    rounds: int
+    warmup: int
+    max_tokens: int
+    seed: int
+    temperature: float
+    timeout_s: float
+    power_watts: float
+    price_per_kwh: float
+    prompts_file: str | None
+    models_file: str | None
+
+
+class FingerprintRecord(TypedDict):
+    cpu: str
+    cores: int
+    ram_bytes: int
+    os: str
+    python: str
+    packages: dict[str, str | None]  # foundry-local-sdk, onnxruntime, onnxruntime-genai-core
+
+
+class GitRecord(TypedDict):
+    commit: str
+    dirty: bool
+
+
+class Results(TypedDict):
+    schema: str
+    schema_version: int
+    created_at: str  # ISO 8601, UTC
+    run: RunRecord
+    fingerprint: FingerprintRecord
+    git: GitRecord | None
+    models: list[ModelRecord]
+    cells: list[CellRecord]
