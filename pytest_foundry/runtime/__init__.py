@@ -1,0 +1,21 @@
+"""Model runtimes behind one small interface (``base.Runtime``); no pytest imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_foundry.runtime.base import LoadedModel, ModelRequest, Runtime
+
+
+def create_runtime(endpoint: str | None, cache_dir: Path | None) -> Runtime:
+    """The endpoint runtime when a URL is given, else Foundry Local in this process."""
+    if endpoint:
+        from pytest_foundry.runtime.endpoint import EndpointRuntime
+
+        return EndpointRuntime(endpoint)
+    from pytest_foundry.runtime.foundry_local import FoundryLocalRuntime
+
+    return FoundryLocalRuntime(cache_dir=cache_dir)
+
+
+__all__ = ["LoadedModel", "ModelRequest", "Runtime", "create_runtime"]

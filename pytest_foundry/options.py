@@ -1,0 +1,219 @@
+"""The ``--foundry-*`` options: registration and resolution into one Settings object.
+
+Every option has a matching ini key (``foundry_*``) and some have the workshop's
+environment variables as fallbacks.  Precedence: command line > ini > environment >
+default.  Resolution happens once, in ``resolve_settings``; a bad value raises
+ConfigError, which the plugin turns into ``pytest.UsageError``.  No pytest import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_foundry.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pytest
+
+CHECK_MODES = ("report", "fail")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str  # without the --foundry- prefix
+    help: str
+    env: str | None = None
+    metavar: str | None = None
+    flag: bool = False
+
+    @property
+    def dest(self) -> str:
+        return "foundry_" + self.name.replace("-", "_")
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("models", "comma-separated models: aliases, full ids (name:version) or local model "
+               "folders; default: the embedded 'tiny' model", env="BENCH_MODELS", metavar="A,B"),
+    OptionSpec("models-file", "models.json with aliases, licences and capabilities", metavar="FILE"),
+    OptionSpec("prompts", "prompts.json; default: the shipped set (the workshop's four prompts and more)",
+               metavar="FILE"),
+    OptionSpec("rounds", "measured rounds per model x prompt (default 10)", env="BENCH_ROUNDS", metavar="N"),
+    OptionSpec("warmup", "untimed warm-up rounds per model x prompt (default 1)", metavar="N"),
+    OptionSpec("max-tokens", "output token budget per request (default 128)", env="BENCH_MAX_TOKENS",
+               metavar="N"),
+    OptionSpec("seed", "seed sent with every request (default 42)", metavar="N"),
+    OptionSpec("timeout", "per-request timeout in seconds (default 120)", metavar="SECONDS"),
+    OptionSpec("endpoint", "use an already-running OpenAI-compatible server instead of the in-process "
+               "runtime, e.g. http://localhost:5273/v1", env="FOUNDRY_LOCAL_ENDPOINT", metavar="URL"),
+    OptionSpec("cache-dir", "Foundry Local model cache (default: the SDK's own)", metavar="DIR"),
+    OptionSpec("snapshot-dir", "where output snapshots live (default: <rootdir>/snapshots)", metavar="DIR"),
+    OptionSpec("report", "report folder written after the run (default foundry-report; 'none' to skip)",
+               metavar="DIR"),
+    OptionSpec("power-watts", "device power for the cost estimate (default 15)", metavar="W"),
+    OptionSpec("price-per-kwh", "electricity price for the cost estimate (default 0.30)", metavar="PRICE"),
+    OptionSpec("save", "save this run's results as baseline NAME", metavar="NAME"),
+    OptionSpec("baseline-dir", "where baselines are saved (default .foundry/baselines)", metavar="DIR"),
+    OptionSpec("compare", "compare this run with baseline NAME or a results.json PATH and gate on it",
+               metavar="NAME|PATH"),
+    OptionSpec("compare-force", "compare even when machine/runtime/model fingerprints differ", flag=True),
+    OptionSpec("gate", "gate thresholds, e.g. 'ttft_p95:+10%:fail, decode_tps:-5%:warn'", metavar="SPEC"),
+    OptionSpec("checks", "what a failing deterministic check does: report (default) or fail",
+               metavar="MODE"),
+    OptionSpec("annotations", "manual 1-5 scores (JSON or CSV), keyed by output hash", metavar="FILE"),
+    OptionSpec("judge", "a second local model that scores outputs against each prompt's rubric",
+               metavar="MODEL"),
+    OptionSpec("judge-repeats", "judge runs per output, each with another seed (default 1)", metavar="K"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the run is configured with, resolved once."""
+
+    models: tuple[str, ...]
+    models_file: Path | None
+    prompts_file: Path | None
+    rounds: int
+    warmup: int
+    max_tokens: int
+    seed: int
+    timeout_s: float
+    endpoint: str | None
+    cache_dir: Path | None
+    snapshot_dir: Path
+    report_dir: Path | None
+    power_watts: float
+    price_per_kwh: float
+    save: str | None
+    baseline_dir: Path
+    compare: str | None
+    compare_force: bool
+    gate: str | None
+    checks: str
+    annotations: Path | None
+    judge: str | None
+    judge_repeats: int
+    temperature: float = 0.0
+
+
+def register_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("foundry", "pytest-foundry: benchmark and snapshot local LLMs")
+    for spec in OPTIONS:
+        help_text = spec.help + (f" [env {spec.env}]" if spec.env else "") + f" [ini {spec.dest}]"
+        if spec.flag:
+            group.addoption(f"--foundry-{spec.name}", action="store_true", default=None, dest=spec.dest,
+                            help=help_text)
+            parser.addini(spec.dest, spec.help, type="bool", default=False)
+        else:
+            group.addoption(f"--foundry-{spec.name}", dest=spec.dest, metavar=spec.metavar, default=None,
+                            help=help_text)
+            parser.addini(spec.dest, spec.help, default=None)
+
+
+def _int(name: str, value: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"--foundry-{name}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"--foundry-{name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _float(name: str, value: str, positive: bool = True) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"--foundry-{name}: expected a number, got {value!r}") from None
+    if number != number or number < 0 or (positive and number == 0):
+        raise ConfigError(f"--foundry-{name}: must be {'positive' if positive else 'non-negative'}, got {value}")
+    return number
+
+
+def split_models(value: str) -> tuple[str, ...]:
+    models = tuple(item.strip() for item in value.replace("\n", ",").split(",") if item.strip())
+    if not models:
+        raise ConfigError("--foundry-models: no model named")
+    duplicates = sorted({m for m in models if models.count(m) > 1})
+    if duplicates:
+        raise ConfigError(f"--foundry-models: {', '.join(duplicates)} named twice")
+    return models
+
+
+def resolve_settings(
+    cli: Mapping[str, Any],
+    ini: Mapping[str, Any],
+    env: Mapping[str, str],
+    rootdir: Path,
+    invocation_dir: Path,
+) -> Settings:
+    """Resolve raw option values (by dest) into Settings.
+
+    Paths from the command line or environment are relative to the invocation folder;
+    paths from the ini file are relative to the rootdir (where the ini file lives).
+    """
+    raw: dict[str, tuple[Any, Path]] = {}
+    for spec in OPTIONS:
+        if cli.get(spec.dest) is not None:
+            raw[spec.name] = (cli[spec.dest], invocation_dir)
+        elif ini.get(spec.dest) not in (None, "", [], False):
+            raw[spec.name] = (ini[spec.dest], rootdir)
+        elif spec.env and env.get(spec.env):
+            raw[spec.name] = (env[spec.env], invocation_dir)
+
+    def text(name: str) -> str | None:
+        value = raw.get(name)
+        return None if value is None else str(value[0]).strip()
+
+    def path(name: str) -> Path | None:
+        value = raw.get(name)
+        if value is None or not str(value[0]).strip():
+            return None
+        return (value[1] / Path(os.path.expanduser(str(value[0]).strip()))).resolve()
+
+    def parsed(name: str, default: Any, parse: Callable[[str, str], Any]) -> Any:
+        value = text(name)
+        return default if value is None else parse(name, value)
+
+    checks = (text("checks") or "report").lower()
+    if checks not in CHECK_MODES:
+        raise ConfigError(f"--foundry-checks: expected one of {', '.join(CHECK_MODES)}, got {checks!r}")
+    report = text("report")
+    models_value = text("models")
+    compare_force = raw.get("compare-force")
+    return Settings(
+        models=split_models(models_value) if models_value is not None else (),
+        models_file=path("models-file"),
+        prompts_file=path("prompts"),
+        rounds=parsed("rounds", 10, lambda n, v: _int(n, v, 1)),
+        warmup=parsed("warmup", 1, lambda n, v: _int(n, v, 0)),
+        max_tokens=parsed("max-tokens", 128, lambda n, v: _int(n, v, 1)),
+        seed=parsed("seed", 42, lambda n, v: _int(n, v, 0)),
+        timeout_s=parsed("timeout", 120.0, _float),
+        endpoint=text("endpoint") or None,
+        cache_dir=path("cache-dir"),
+        snapshot_dir=path("snapshot-dir") or rootdir / "snapshots",
+        report_dir=None if (report or "").lower() == "none" else (path("report") or invocation_dir / "foundry-report"),
+        power_watts=parsed("power-watts", 15.0, _float),
+        price_per_kwh=parsed("price-per-kwh", 0.30, lambda n, v: _float(n, v, positive=False)),
+        save=text("save") or None,
+        baseline_dir=path("baseline-dir") or rootdir / ".foundry" / "baselines",
+        compare=text("compare") or None,
+        compare_force=bool(compare_force[0]) if compare_force else False,
+        gate=text("gate") or None,
+        checks=checks,
+        annotations=path("annotations"),
+        judge=text("judge") or None,
+        judge_repeats=parsed("judge-repeats", 1, lambda n, v: _int(n, v, 1)),
+    )
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    cli = {spec.dest: config.getoption(spec.dest) for spec in OPTIONS}
+    ini = {spec.dest: config.getini(spec.dest) for spec in OPTIONS}
+    rootdir = config.inipath.parent if config.inipath else config.rootpath
+    return resolve_settings(cli, ini, os.environ, rootdir, config.invocation_params.dir)

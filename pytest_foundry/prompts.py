@@ -1,0 +1,100 @@
+"""Prompt sets: loading and validating prompts.json.
+
+Pure: no pytest.  Format (JSON Schema in ``schemas/prompts.schema.json``)::
+
+    {"prompts": [{"id": "rag_principle", "prompt": "...", "system"?: "...",
+                  "max_tokens"?: 64, "tags"?: [...], "checks"?: [...], "rubric"?: [...]}]}
+
+A bare list of entries, or of plain strings (the workshop's format), is accepted too;
+a plain string gets an id made from its first words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytest_foundry.errors import ConfigError
+from pytest_foundry.json_files import load_json_file, validate_json
+
+DEFAULT_PROMPTS_NAME = "default prompt set"
+# Test ids join model and prompt with "-"; keeping "-" out of prompt ids keeps the join
+# unambiguous, so ids never collide across models x prompts.
+PROMPT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """One prompt of the set, as the tests and reports see it."""
+
+    id: str
+    prompt: str
+    system: str | None = None
+    max_tokens: int | None = None
+    tags: tuple[str, ...] = ()
+    checks: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    rubric: tuple[str, ...] = ()
+
+    def messages(self) -> list[dict[str, str]]:
+        """Chat messages for this prompt (system first when set)."""
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.append({"role": "user", "content": self.prompt})
+        return messages
+
+
+def _id_from_text(text: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", text.lower())[:4]
+    return "_".join(words) or "prompt"
+
+
+def parse_prompts(data: Any, source: str) -> list[PromptSpec]:
+    """Validate parsed prompts.json data and build the specs (errors name source/entry)."""
+    validate_json(data, "prompts", source)
+    entries = data["prompts"] if isinstance(data, dict) else data
+    specs: list[PromptSpec] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        if isinstance(entry, str):
+            entry = {"id": _id_from_text(entry), "prompt": entry}
+            suffix = 2
+            while entry["id"] in seen:
+                entry["id"] = f"{_id_from_text(entry['prompt'])}_{suffix}"
+                suffix += 1
+        where = f"{source}: prompts[{index}] (id={entry['id']})"
+        if not PROMPT_ID_PATTERN.match(entry["id"]):
+            raise ConfigError(f"{where}: id may hold only letters, digits, '_' and '.'")
+        if entry["id"] in seen:
+            raise ConfigError(f"{where}: duplicate prompt id")
+        seen.add(entry["id"])
+        checks = entry.get("checks", [])
+        if checks:
+            from pytest_foundry.quality.checks import validate_checks
+
+            validate_checks(checks, where)
+        specs.append(
+            PromptSpec(
+                id=entry["id"],
+                prompt=entry["prompt"],
+                system=entry.get("system"),
+                max_tokens=entry.get("max_tokens"),
+                tags=tuple(entry.get("tags", ())),
+                checks=tuple(checks),
+                rubric=tuple(entry.get("rubric", ())),
+            )
+        )
+    if not specs:
+        raise ConfigError(f"{source}: the prompt set is empty")
+    return specs
+
+
+def load_prompts(path: str | Path | None = None) -> list[PromptSpec]:
+    """The prompts of a prompts.json file, or the shipped default set when path is None."""
+    if path is None:
+        text = resources.files("pytest_foundry").joinpath("data", "prompts.json").read_text("utf-8")
+        import json
+
+        return parse_prompts(json.loads(text), DEFAULT_PROMPTS_NAME)
+    return parse_prompts(load_json_file(path), str(path))

@@ -1,0 +1,109 @@
+"""An already-running OpenAI-compatible server (``--foundry-endpoint``).
+
+No pytest imports.  For example a Foundry Local service on a Windows host
+(``http://host:5273/v1``), the SDK's web service (``<url>/catalogs/local/v1``) or any
+server speaking ``/v1/chat/completions``.  Models are whatever ``GET <base>/models``
+lists; nothing is loaded or unloaded here, so load time is "n/a".
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from pytest_foundry.errors import ModelError, one_line
+from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
+
+PROBE_TIMEOUT_S = 5.0
+
+
+def normalise_base_url(url: str) -> str:
+    """``http://host:5273`` -> ``http://host:5273/v1``; a URL ending in /v1 stays."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else f"{url}/v1"
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:  # noqa: S310 - user's URL
+        return json.loads(response.read().decode("utf-8"))
+
+
+def match_model_id(requested: str, available: list[str]) -> str | None:
+    """The served id for a requested name: exact id, then ``name:version`` by name, then
+    a Foundry-style variant (``alias-...:N``); ties pick the highest sorted id."""
+    if requested in available:
+        return requested
+    by_name = sorted(i for i in available if i.split(":")[0] == requested)
+    if by_name:
+        return by_name[-1]
+    by_alias = sorted(i for i in available if i.startswith(f"{requested}-"))
+    return by_alias[-1] if by_alias else None
+
+
+class EndpointRuntime:
+    """Sends requests to a server someone else runs."""
+
+    name = "endpoint"
+
+    def __init__(self, url: str) -> None:
+        self.base_url = normalise_base_url(url)
+        self._model_ids: list[str] | None = None
+        self._server_pid: int | None = None
+
+    def start(self) -> None:
+        if self._model_ids is not None:
+            return
+        try:
+            data = _get_json(f"{self.base_url}/models")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ModelError(f"endpoint {self.base_url} is unreachable: {one_line(str(reason))}") from None
+        entries = data.get("data", []) if isinstance(data, dict) else []
+        self._model_ids = [str(entry["id"]) for entry in entries if isinstance(entry, dict) and "id" in entry]
+        self._server_pid = self._find_server_pid()
+
+    def _find_server_pid(self) -> int | None:
+        """The server's pid, for memory sampling: Foundry Local's ``/status`` says it,
+        and only a server on this machine can be sampled."""
+        parts = urlsplit(self.base_url)
+        if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+            return None
+        try:
+            status = _get_json(f"{parts.scheme}://{parts.netloc}/status")
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        pid = status.get("pid") if isinstance(status, dict) else None
+        return int(pid) if isinstance(pid, int) else None
+
+    def describe(self) -> str:
+        return f"endpoint {self.base_url}"
+
+    def load(self, request: ModelRequest, progress: ProgressCallback | None = None) -> LoadedModel:
+        self.start()
+        available = self._model_ids or []
+        model_id = match_model_id(request.model_id or request.requested, available)
+        if model_id is None:
+            listed = ", ".join(available[:8]) or "none"
+            raise ModelError(f"{request.requested}: not served by {self.base_url} (it lists: {listed})")
+        return LoadedModel(
+            request=request,
+            model_id=model_id,
+            base_url=self.base_url,
+            source="endpoint",
+            path=None,
+            device=None,
+            execution_provider=None,
+            load_s=None,
+        )
+
+    def memory_pid(self) -> int | None:
+        return self._server_pid
+
+    def unload(self, model: LoadedModel) -> None:
+        """The server owns its models: nothing to release."""
+
+    def close(self) -> None:
+        self._model_ids = None

@@ -1,0 +1,125 @@
+"""A syrupy extension: one readable text file per model x prompt.
+
+Snapshots live in ``<snapshot-dir>/<model-slug>/<prompt-id>.txt`` with a short header
+(model id, prompt, max_tokens, seed, temperature) above the output text, so a pull
+request shows a plain text diff.  Writes are atomic.  The file belongs to the model x
+prompt, not to the test function: that is what the output depends on.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from pytest_foundry.atomic_files import atomic_write_text
+
+if TYPE_CHECKING:
+    from syrupy.data import SnapshotCollection
+    from syrupy.location import PyTestLocation
+    from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
+
+HEADER_END = "---\n"
+
+
+def render_snapshot(generation: Any) -> str:
+    """Header + text of a Generation (``runtime.streaming.Generation``)."""
+    header = (
+        f"# model: {generation.model_id}\n"
+        f"# max_tokens: {generation.max_tokens}\n"
+        f"# seed: {generation.seed}\n"
+        f"# temperature: {generation.temperature:g}\n"
+    )
+    text = generation.text if generation.text.endswith("\n") else generation.text + "\n"
+    return header + HEADER_END + text
+
+
+def _case_of(test_location: PyTestLocation) -> tuple[str, str]:
+    """(model slug, prompt id) of a parametrized test; the test name otherwise."""
+    params = getattr(getattr(test_location.item, "callspec", None), "params", {})
+    model = params.get("foundry_model")
+    prompt = params.get("foundry_prompt")
+    prompt_id = getattr(prompt, "id", None)
+    if isinstance(model, str) and isinstance(prompt_id, str):
+        return model, prompt_id
+    return (model if isinstance(model, str) else "_unparametrized"), test_location.snapshot_name
+
+
+class FoundrySnapshotExtension(SingleFileSnapshotExtension):
+    """Subclassed per session by ``make_extension`` (root folder + recorder)."""
+
+    file_extension = "txt"
+    _write_mode = WriteMode.TEXT
+    snapshot_root: Path = Path("snapshots")
+
+    def serialize(
+        self,
+        data: SerializableData,
+        *,
+        exclude: PropertyFilter | None = None,
+        include: PropertyFilter | None = None,
+        matcher: PropertyMatcher | None = None,
+    ) -> SerializedData:
+        if isinstance(data, str):
+            return data if data.endswith("\n") else data + "\n"
+        return render_snapshot(data)
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return str(cls.snapshot_root / _case_of(test_location)[0])
+
+    @classmethod
+    def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
+        return cls.dirname(test_location=test_location)
+
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        prompt_id = _case_of(test_location)[1]
+        return f"{prompt_id}.{index}" if index else prompt_id
+
+    @classmethod
+    def get_file_basename(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        return cls.get_snapshot_name(test_location=test_location, index=index)
+
+    @classmethod
+    def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
+        model, prompt_id = _case_of(test_location)
+        path = Path(snapshot_location)
+        stem = path.name[: -len(".txt")] if path.name.endswith(".txt") else path.name
+        return path.parent.name == model and (stem == prompt_id or stem.startswith(f"{prompt_id}."))
+
+    @classmethod
+    def write_snapshot_collection(
+        cls, *, snapshot_collection: SnapshotCollection, name_order: dict[str, int] | None = None
+    ) -> None:
+        data = next(iter(snapshot_collection)).data
+        if not isinstance(data, str):
+            raise TypeError(f"expected text to write, got {type(data).__name__}")
+        atomic_write_text(snapshot_collection.location, data)
+
+
+def make_extension(snapshot_root: Path) -> type[FoundrySnapshotExtension]:
+    """A per-session subclass, so no state leaks between (in-process) pytest runs."""
+    return type("FoundrySnapshotExtension", (FoundrySnapshotExtension,), {"snapshot_root": snapshot_root})
+
+
+def snapshot_outcome(created: bool, updated: bool, success: bool, recalled: Any, asserted: Any) -> tuple[str, str | None]:
+    """(status, unified diff) of one snapshot assertion, for the results record."""
+    if created:
+        return "created", None
+    if updated:
+        return "updated", _diff(recalled, asserted)
+    if success:
+        return "matched", None
+    return "changed", _diff(recalled, asserted)
+
+
+def _diff(before: Any, after: Any) -> str | None:
+    if not isinstance(before, str) or not isinstance(after, str):
+        return None
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), "snapshot", "output"
+    )
+    return "".join(lines)
