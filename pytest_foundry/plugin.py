@@ -173,6 +173,7 @@ def foundry_generate(
     otherwise the last call is the cell's output (for snapshots and quality checks).
     """
     calls: list[tuple[PromptSpec, Generation]] = []
+    benchmark = request.getfixturevalue("benchmark") if "benchmark" in request.fixturenames else None
 
     def generate(
         prompt: PromptSpec | str,
@@ -188,18 +189,18 @@ def foundry_generate(
             )
         except FoundryError as exc:
             pytest.fail(str(exc), pytrace=False)
-        calls.append((spec, generation))
+        if benchmark is None:
+            # Recorded at once: the snapshot fixture's teardown annotates this output.
+            foundry_session.record_outputs(foundry_model.slug, [(spec, generation)])
+        else:
+            calls.append((spec, generation))
         return generation
 
-    benchmark = request.getfixturevalue("benchmark") if "benchmark" in request.fixturenames else None
     yield generate
     if benchmark is not None:
         stats = getattr(benchmark, "stats", None)
         measured = len(stats.stats.data) if stats is not None else 0
-        info = foundry_session.record_latency(foundry_model.slug, calls, measured)
-        benchmark.extra_info.update(info)
-    else:
-        foundry_session.record_outputs(foundry_model.slug, calls)
+        benchmark.extra_info.update(foundry_session.record_latency(foundry_model.slug, calls, measured))
 
 
 @pytest.fixture
