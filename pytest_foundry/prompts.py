@@ -74,6 +74,10 @@ def parse_prompts(data: Any, source: str) -> list[PromptSpec]:
             from pytest_foundry.quality.checks import validate_checks
 
             validate_checks(checks, where)
+        if "rubric" in entry:
+            from pytest_foundry.quality.judge import validate_rubric
+
+            validate_rubric(entry["rubric"], where)
         specs.append(
             PromptSpec(
                 id=entry["id"],
