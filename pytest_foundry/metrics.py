@@ -154,8 +154,9 @@ def summarize_requests(requests: Sequence[RequestMetrics]) -> dict[str, Summary]
     """One Summary per metric in SUMMARISED_METRICS (metrics with no values are left out)."""
     summaries: dict[str, Summary] = {}
     for name in SUMMARISED_METRICS:
-        summary = summarize(float(getattr(r, name)) if getattr(r, name) is not None else None
-                            for r in requests)
+        summary = summarize(
+            float(getattr(r, name)) if getattr(r, name) is not None else None for r in requests
+        )
         if summary is not None:
             summaries[name] = summary
     gaps = [gap for r in requests for gap in r.gaps_s]

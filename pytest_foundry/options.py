@@ -36,36 +36,56 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("models", "comma-separated models: aliases, full ids (name:version) or local model "
-               "folders; default: the embedded 'tiny' model", env="BENCH_MODELS", metavar="A,B"),
+    OptionSpec(
+        "models",
+        "comma-separated models: aliases, full ids (name:version) or local model "
+        "folders; default: the embedded 'tiny' model",
+        env="BENCH_MODELS",
+        metavar="A,B",
+    ),
     OptionSpec("models-file", "models.json with aliases, licences and capabilities", metavar="FILE"),
-    OptionSpec("prompts", "prompts.json; default: the shipped set (the workshop's four prompts and more)",
-               metavar="FILE"),
+    OptionSpec(
+        "prompts",
+        "prompts.json; default: the shipped set (the workshop's four prompts and more)",
+        metavar="FILE",
+    ),
     OptionSpec("rounds", "measured rounds per model x prompt (default 10)", env="BENCH_ROUNDS", metavar="N"),
     OptionSpec("warmup", "untimed warm-up rounds per model x prompt (default 1)", metavar="N"),
-    OptionSpec("max-tokens", "output token budget per request (default 128)", env="BENCH_MAX_TOKENS",
-               metavar="N"),
+    OptionSpec(
+        "max-tokens", "output token budget per request (default 128)", env="BENCH_MAX_TOKENS", metavar="N"
+    ),
     OptionSpec("seed", "seed sent with every request (default 42)", metavar="N"),
     OptionSpec("timeout", "per-request timeout in seconds (default 120)", metavar="SECONDS"),
-    OptionSpec("endpoint", "use an already-running OpenAI-compatible server instead of the in-process "
-               "runtime, e.g. http://localhost:5273/v1", env="FOUNDRY_LOCAL_ENDPOINT", metavar="URL"),
+    OptionSpec(
+        "endpoint",
+        "use an already-running OpenAI-compatible server instead of the in-process "
+        "runtime, e.g. http://localhost:5273/v1",
+        env="FOUNDRY_LOCAL_ENDPOINT",
+        metavar="URL",
+    ),
     OptionSpec("cache-dir", "Foundry Local model cache (default: the SDK's own)", metavar="DIR"),
     OptionSpec("snapshot-dir", "where output snapshots live (default: <rootdir>/snapshots)", metavar="DIR"),
-    OptionSpec("report", "report folder written after the run (default foundry-report; 'none' to skip)",
-               metavar="DIR"),
+    OptionSpec(
+        "report",
+        "report folder written after the run (default foundry-report; 'none' to skip)",
+        metavar="DIR",
+    ),
     OptionSpec("power-watts", "device power for the cost estimate (default 15)", metavar="W"),
     OptionSpec("price-per-kwh", "electricity price for the cost estimate (default 0.30)", metavar="PRICE"),
     OptionSpec("save", "save this run's results as baseline NAME", metavar="NAME"),
     OptionSpec("baseline-dir", "where baselines are saved (default .foundry/baselines)", metavar="DIR"),
-    OptionSpec("compare", "compare this run with baseline NAME or a results.json PATH and gate on it",
-               metavar="NAME|PATH"),
+    OptionSpec(
+        "compare",
+        "compare this run with baseline NAME or a results.json PATH and gate on it",
+        metavar="NAME|PATH",
+    ),
     OptionSpec("compare-force", "compare even when machine/runtime/model fingerprints differ", flag=True),
     OptionSpec("gate", "gate thresholds, e.g. 'ttft_p95:+10%:fail, decode_tps:-5%:warn'", metavar="SPEC"),
-    OptionSpec("checks", "what a failing deterministic check does: report (default) or fail",
-               metavar="MODE"),
+    OptionSpec("checks", "what a failing deterministic check does: report (default) or fail", metavar="MODE"),
     OptionSpec("annotations", "manual 1-5 scores (JSON or CSV), keyed by output hash", metavar="FILE"),
-    OptionSpec("judge", "a second local model that scores outputs against each prompt's rubric",
-               metavar="MODEL"),
+    OptionSpec(
+        "judge", "a second local model that scores outputs against each prompt's rubric", metavar="MODEL"
+    ),
     OptionSpec("judge-repeats", "judge runs per output, each with another seed (default 1)", metavar="K"),
 )
 
@@ -105,12 +125,14 @@ def register_options(parser: pytest.Parser) -> None:
     for spec in OPTIONS:
         help_text = spec.help + (f" [env {spec.env}]" if spec.env else "") + f" [ini {spec.dest}]"
         if spec.flag:
-            group.addoption(f"--foundry-{spec.name}", action="store_true", default=None, dest=spec.dest,
-                            help=help_text)
+            group.addoption(
+                f"--foundry-{spec.name}", action="store_true", default=None, dest=spec.dest, help=help_text
+            )
             parser.addini(spec.dest, spec.help, type="bool", default=False)
         else:
-            group.addoption(f"--foundry-{spec.name}", dest=spec.dest, metavar=spec.metavar, default=None,
-                            help=help_text)
+            group.addoption(
+                f"--foundry-{spec.name}", dest=spec.dest, metavar=spec.metavar, default=None, help=help_text
+            )
             parser.addini(spec.dest, spec.help, default=None)
 
 
@@ -130,7 +152,9 @@ def _float(name: str, value: str, positive: bool = True) -> float:
     except ValueError:
         raise ConfigError(f"--foundry-{name}: expected a number, got {value!r}") from None
     if number != number or number < 0 or (positive and number == 0):
-        raise ConfigError(f"--foundry-{name}: must be {'positive' if positive else 'non-negative'}, got {value}")
+        raise ConfigError(
+            f"--foundry-{name}: must be {'positive' if positive else 'non-negative'}, got {value}"
+        )
     return number
 
 
@@ -197,7 +221,9 @@ def resolve_settings(
         endpoint=text("endpoint") or None,
         cache_dir=path("cache-dir"),
         snapshot_dir=path("snapshot-dir") or rootdir / "snapshots",
-        report_dir=None if (report or "").lower() == "none" else (path("report") or invocation_dir / "foundry-report"),
+        report_dir=None
+        if (report or "").lower() == "none"
+        else (path("report") or invocation_dir / "foundry-report"),
         power_watts=parsed("power-watts", 15.0, _float),
         price_per_kwh=parsed("price-per-kwh", 0.30, lambda n, v: _float(n, v, positive=False)),
         save=text("save") or None,

@@ -8,12 +8,12 @@ pytest (options, session, matrix, metrics, runtime, snapshots, report, gate, qua
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
 
-from pytest_foundry.errors import ConfigError, FoundryError
+from pytest_foundry.errors import FoundryError
 from pytest_foundry.options import Settings, register_options, settings_from_config
 from pytest_foundry.prompts import PromptSpec
 from pytest_foundry.runtime import LoadedModel, create_runtime
@@ -21,6 +21,8 @@ from pytest_foundry.runtime.streaming import Generation
 from pytest_foundry.session import FoundrySession
 
 SESSION_KEY = pytest.StashKey[FoundrySession]()
+# Failed deterministic checks of the outputs a test generated.
+FAILED_CHECKS_KEY = pytest.StashKey[list[str]]()
 
 Generate = Callable[..., Generation]
 
@@ -42,7 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
             lambda s: create_runtime(s.endpoint, s.cache_dir),
             base_dir=config.invocation_params.dir,
         )
-    except ConfigError as exc:
+    except FoundryError as exc:
+        # Bad options, prompts/models files, gate spec or baseline: one line, no traceback.
         raise pytest.UsageError(str(exc)) from None
     session.progress = _download_progress(config)
     config.stash[SESSION_KEY] = session
@@ -87,6 +90,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         foundry.close()
     if foundry.failed_gate and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test whose outputs failed deterministic checks: xfail-style with
+    ``--foundry-checks=report`` (the default), a failure with ``--foundry-checks=fail``."""
+    report: pytest.TestReport = yield
+    failed = item.stash.get(FAILED_CHECKS_KEY, [])
+    if report.when == "call" and report.passed and failed:
+        message = f"{len(failed)} check(s) failed: " + "; ".join(failed)
+        if _session(item.config).settings.checks == "fail":
+            report.outcome = "failed"
+            report.longrepr = message
+        else:
+            report.outcome = "skipped"
+            report.wasxfail = message
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -136,7 +158,9 @@ def foundry_model(request: pytest.FixtureRequest, foundry_session: FoundrySessio
     tests with a one-line reason; the other models still run."""
     slug = getattr(request, "param", None)
     if slug is None:
-        raise pytest.UsageError("foundry_model is parametrized by pytest-foundry; do not request it from a non-test")
+        raise pytest.UsageError(
+            "foundry_model is parametrized by pytest-foundry; do not request it from a non-test"
+        )
     try:
         state = foundry_session.acquire_model(slug)
     except FoundryError as exc:
@@ -191,7 +215,8 @@ def foundry_generate(
             pytest.fail(str(exc), pytrace=False)
         if benchmark is None:
             # Recorded at once: the snapshot fixture's teardown annotates this output.
-            foundry_session.record_outputs(foundry_model.slug, [(spec, generation)])
+            failed = foundry_session.record_output(foundry_model.slug, spec, generation)
+            request.node.stash.setdefault(FAILED_CHECKS_KEY, []).extend(failed)
         else:
             calls.append((spec, generation))
         return generation
@@ -199,7 +224,11 @@ def foundry_generate(
     yield generate
     if benchmark is not None:
         stats = getattr(benchmark, "stats", None)
-        measured = len(stats.stats.data) if stats is not None else 0
+        # --benchmark-disable runs the function once, untimed by pytest-benchmark: then
+        # every call is one of ours to measure.
+        measured = (
+            len(calls) if getattr(benchmark, "disabled", False) or stats is None else len(stats.stats.data)
+        )
         benchmark.extra_info.update(foundry_session.record_latency(foundry_model.slug, calls, measured))
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 
@@ -25,6 +25,10 @@ from pytest_foundry.prompts import PromptSpec, load_prompts
 from pytest_foundry.results import CellRecord, ModelRecord, OutputRecord, Results, RunRecord
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
 from pytest_foundry.runtime.streaming import Generation, make_client, stream_chat
+
+if TYPE_CHECKING:
+    from pytest_foundry.gate.compare import GateReport
+    from pytest_foundry.quality.annotations import Annotations
 
 
 def text_sha256(text: str) -> str:
@@ -62,6 +66,10 @@ class CellState:
     reason: str | None = None
 
 
+# A judge answers with a small JSON object; this leaves room for the rationale.
+JUDGE_MAX_TOKENS = 256
+
+
 class FoundrySession:
     """Per-run state.  Created at configure time; models start lazily, on first use."""
 
@@ -81,6 +89,21 @@ class FoundrySession:
         names = settings.models or default_model_names(self.models_file)
         self.requests: list[ModelRequest] = model_requests(names, self.models_file, base_dir)
         self.models: dict[str, ModelState] = {r.slug: ModelState(r) for r in self.requests}
+        self.base_dir = base_dir
+        from pytest_foundry.gate.policy import parse_gate_spec
+
+        self.gate_policy = parse_gate_spec(settings.gate)
+        self.baseline: Results | None = None
+        if settings.compare:
+            from pytest_foundry.gate.baselines import load_baseline, resolve_baseline
+
+            self.baseline = load_baseline(resolve_baseline(settings.compare, settings.baseline_dir))
+        self.annotations: Annotations | None = None
+        if settings.annotations:
+            from pytest_foundry.quality.annotations import load_annotations
+
+            self.annotations = load_annotations(settings.annotations, missing_ok=True)
+        self.gate_report: GateReport | None = None
         self.cells: dict[tuple[str, str], CellState] = {}
         self.created_at = datetime.now(UTC)
         self.progress: ProgressCallback | None = None
@@ -88,6 +111,7 @@ class FoundrySession:
         self.results: Results | None = None
         self.written: list[Path] = []
         self.finish_errors: list[str] = []
+        self.notes: list[str] = []
         self.failed_gate = False
 
     # -- runtime ---------------------------------------------------------------------
@@ -165,8 +189,14 @@ class FoundrySession:
             state.released = True
 
     # -- requests --------------------------------------------------------------------
-    def _request(self, state: ModelState, messages: list[dict[str, str]], max_tokens: int, seed: int,
-                 temperature: float | None = None) -> Generation:
+    def _request(
+        self,
+        state: ModelState,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        seed: int,
+        temperature: float | None = None,
+    ) -> Generation:
         assert state.loaded is not None and state.client is not None
         from pytest_foundry.memory import RssSampler
 
@@ -248,7 +278,7 @@ class FoundrySession:
         cell = self.cell(model, prompt)
         info: dict[str, Any] = {
             "model_id": last.model_id,
-            "model_variant": self.models[model].loaded.model_id if self.models[model].loaded else None,
+            "model_variant": loaded.model_id if (loaded := self.models[model].loaded) else None,
             "prompt": prompt.id,
             "max_tokens": cell.max_tokens,
             "seed": cell.seed,
@@ -266,19 +296,36 @@ class FoundrySession:
                 info[f"{name.removesuffix('_s')}_p95_s"] = summary.p95
         return info
 
-    def record_outputs(self, model: str, calls: list[tuple[PromptSpec, Generation]]) -> None:
-        """Record an output test's calls: the last call per prompt is its output."""
-        for prompt, generation in calls:
-            cell = self.cell(model, prompt)
-            previous = cell.output
-            cell.output = OutputRecord(
-                text=generation.text,
-                sha256=text_sha256(generation.text),
-                output_tokens=generation.metrics.output_tokens,
-                finish_reason=generation.finish_reason,
-                snapshot=previous["snapshot"] if previous else None,
-                snapshot_diff=previous["snapshot_diff"] if previous else None,
-            )
+    def record_output(self, model: str, prompt: PromptSpec, generation: Generation) -> list[str]:
+        """Record an output test's generation (the last one per prompt is the cell's
+        output) with its deterministic checks and annotation; returns the failed checks."""
+        from pytest_foundry.quality import evaluate_output
+
+        cell = self.cell(model, prompt)
+        previous = cell.output
+        sha256 = text_sha256(generation.text)
+        quality = evaluate_output(
+            generation.text,
+            prompt.checks,
+            model=model,
+            prompt=prompt.id,
+            sha256=sha256,
+            annotations=self.annotations,
+        )
+        cell.output = OutputRecord(
+            text=generation.text,
+            sha256=sha256,
+            output_tokens=generation.metrics.output_tokens,
+            finish_reason=generation.finish_reason,
+            snapshot=previous["snapshot"] if previous else None,
+            snapshot_diff=previous["snapshot_diff"] if previous else None,
+            quality=quality,
+        )
+        return [
+            f"{check['name']}: {check['detail']}" if check.get("detail") else str(check["name"])
+            for check in quality.get("checks", [])
+            if not check["passed"]
+        ]
 
     @property
     def snapshot_extension(self) -> type[Any]:
@@ -348,7 +395,9 @@ class FoundrySession:
                     reason=state.error if state.error else (None if loaded else "no test used this model"),
                     load_s=loaded.load_s if loaded else None,
                     cold_ttft_s=state.cold_ttft_s,
-                    memory=None if state.memory_pid is None else {
+                    memory=None
+                    if state.memory_pid is None
+                    else {
                         "scope": "in-process" if self.backend == "foundry-local" else "server",
                         "pid": state.memory_pid,
                         "rss_before_load_bytes": state.rss_before_load,
@@ -360,7 +409,9 @@ class FoundrySession:
         cells: list[CellRecord] = []
         prompt_order = {p.id: i for i, p in enumerate(self.prompts)}
         model_order = {slug: i for i, slug in enumerate(self.models)}
-        for key in sorted(self.cells, key=lambda k: (model_order[k[0]], prompt_order.get(k[1], 1 << 30), k[1])):
+        for key in sorted(
+            self.cells, key=lambda k: (model_order[k[0]], prompt_order.get(k[1], 1 << 30), k[1])
+        ):
             cell = self.cells[key]
             status, reason = self._cell_status(cell)
             cells.append(
@@ -386,9 +437,16 @@ class FoundrySession:
                 if (state.request.slug, prompt.id) not in recorded:
                     cells.append(
                         CellRecord(
-                            model=state.request.slug, prompt=prompt.id, status="load-failed",
-                            reason=state.error, max_tokens=prompt.max_tokens or self.settings.max_tokens,
-                            seed=self.settings.seed, warmup=[], samples=[], summary={}, output=None,
+                            model=state.request.slug,
+                            prompt=prompt.id,
+                            status="load-failed",
+                            reason=state.error,
+                            max_tokens=prompt.max_tokens or self.settings.max_tokens,
+                            seed=self.settings.seed,
+                            warmup=[],
+                            samples=[],
+                            summary={},
+                            output=None,
                         )
                     )
         s = self.settings
@@ -425,25 +483,123 @@ class FoundrySession:
         return bool(self.cells) or any(s.loads or s.error for s in self.models.values())
 
     def finish(self) -> None:
-        """Build the results and write the report (atomically); errors are kept as
-        one-line messages for the summary, never raised."""
+        """After the tests: judge the outputs, build the results, write the report,
+        save/compare baselines.  Problems become one-line messages, never raised."""
         if not self.used:
             return
+        if self.settings.judge:
+            self._steps("judge", self._judge_outputs)
         try:
             self.results = self.build_results()
-        except FoundryError as exc:
-            self.finish_errors.append(one_line(str(exc)))
+        except Exception as exc:
+            self.finish_errors.append(f"results not built: {type(exc).__name__}: {one_line(str(exc))}")
             return
         if self.settings.report_dir is not None:
-            try:
-                from pytest_foundry.results_file import write_results
+            self._steps("report not written", self._write_report)
+        if self.settings.save:
+            self._steps("baseline not saved", self._save_baseline)
+        if self.baseline is not None:
+            self._steps("gate", self._run_gate)
 
-                path = self.settings.report_dir / "results.json"
-                write_results(path, self.results)
-                self.written.append(path)
-            except Exception as exc:
-                # Whatever broke, the run's verdict stands: say so in one line.
-                self.finish_errors.append(f"report not written: {type(exc).__name__}: {one_line(str(exc))}")
+    def _steps(self, what: str, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except FoundryError as exc:
+            self.finish_errors.append(f"{what}: {one_line(str(exc))}")
+            if what == "gate":
+                self.failed_gate = True  # a refused comparison must not pass silently
+        except Exception as exc:
+            # Whatever broke, the run's verdict stands: say so in one line.
+            self.finish_errors.append(f"{what}: {type(exc).__name__}: {one_line(str(exc))}")
+            if what == "gate":
+                self.failed_gate = True
+
+    def _write_report(self) -> None:
+        from pytest_foundry.quality.annotations import stub_outputs, write_stub
+        from pytest_foundry.report.writer import write_report
+
+        assert self.results is not None and self.settings.report_dir is not None
+        self.written.extend(write_report(self.results, self.settings.report_dir))
+        outputs = stub_outputs(self.results["cells"])
+        if outputs:
+            # With --foundry-annotations the file itself gains blanks for new outputs (its
+            # scores kept), ready for a reviewer to fill in and commit; otherwise a stub
+            # goes into the report folder to start from.
+            stub = self.settings.annotations or self.settings.report_dir / "annotations.json"
+            unscored = write_stub(stub, outputs, existing=self.annotations)
+            if unscored:
+                self.notes.append(f"{unscored} output(s) await a 1-5 score in {stub}")
+
+    def _save_baseline(self) -> None:
+        from pytest_foundry.gate.baselines import save_baseline
+
+        assert self.results is not None and self.settings.save is not None
+        path = save_baseline(self.results, self.settings.save, self.settings.baseline_dir)
+        self.notes.append(f"baseline {self.settings.save!r} saved: {path}")
+
+    def _run_gate(self) -> None:
+        from pytest_foundry.gate.benchmark_json import write_benchmark_json
+        from pytest_foundry.gate.compare import compare_results
+        from pytest_foundry.gate.render import write_markdown
+
+        assert self.results is not None and self.baseline is not None
+        report = compare_results(
+            self.baseline, self.results, self.gate_policy, force=self.settings.compare_force
+        )
+        self.gate_report = report
+        self.failed_gate = report.failed
+        if self.settings.report_dir is not None:
+            write_markdown(report, self.settings.report_dir / "gate.md")
+            self.written.append(self.settings.report_dir / "gate.md")
+            self.written.extend(
+                write_benchmark_json(self.results, self.settings.report_dir, report, self.gate_policy)
+            )
+
+    def _judge_outputs(self) -> None:
+        """Score every output against its prompt's rubric with the judge model, after
+        the tests, so the judge's latency never mixes with the benchmarked figures."""
+        from pytest_foundry.quality.judge import (
+            DEFAULT_RUBRIC,
+            JudgeError,
+            JudgeVerdict,
+            aggregate_judgements,
+            build_judge_messages,
+            parse_judge_response,
+        )
+
+        assert self.settings.judge is not None
+        runtime = self.ensure_runtime()
+        request = model_requests([self.settings.judge], self.models_file, self.base_dir)[0]
+        judge = ModelState(request)
+        prompts = {p.id: p for p in self.prompts}
+        try:
+            judge.loaded = runtime.load(request, self.progress)
+            judge.client = make_client(judge.loaded.base_url, self.settings.timeout_s)
+        except FoundryError as exc:
+            raise ModelError(f"judge {self.settings.judge}: {one_line(str(exc))}") from None
+        try:
+            for cell in self.cells.values():
+                prompt = prompts.get(cell.prompt)
+                if cell.output is None or prompt is None:
+                    continue
+                rubric = list(prompt.rubric) or list(DEFAULT_RUBRIC)
+                messages = build_judge_messages(prompt.prompt, cell.output["text"], rubric)
+                verdicts: list[JudgeVerdict | JudgeError] = []
+                for repeat in range(self.settings.judge_repeats):
+                    try:
+                        answer = self._request(
+                            judge, messages, JUDGE_MAX_TOKENS, self.settings.seed + repeat, 0.0
+                        )
+                    except FoundryError as exc:
+                        verdicts.append(JudgeError(one_line(str(exc))))
+                        continue
+                    verdicts.append(parse_judge_response(answer.text, rubric))
+                quality = cell.output.setdefault("quality", {})
+                quality["judge"] = {"model": judge.loaded.model_id, **aggregate_judgements(verdicts)}
+        finally:
+            if judge.client is not None:
+                judge.client.close()
+            runtime.unload(judge.loaded)
 
     def summary_lines(self) -> list[str]:
         from pytest_foundry.terminal_table import results_table
@@ -453,6 +609,19 @@ class FoundrySession:
             lines.extend(results_table(self.results))
             loads = ", ".join(f"{slug} x{state.loads}" for slug, state in self.models.items() if state.loads)
             lines.append(f"model loads: {self.load_count} ({loads or 'none'})")
-        lines.extend(f"report: {path}" for path in self.written)
+        if self.gate_report is not None:
+            from pytest_foundry.gate.render import terminal_lines
+
+            lines.extend(terminal_lines(self.gate_report))
+        lines.extend(self.notes)
+        if self.results is not None and self.written and self.settings.report_dir is not None:
+            from pytest_foundry.report.writer import summary_lines
+
+            # Only its last line, the report's path: the table above already has the figures.
+            report_path = summary_lines(self.results, self.settings.report_dir, self.written)[-1]
+        else:
+            report_path = None
         lines.extend(f"error: {message}" for message in self.finish_errors)
+        if report_path:
+            lines.append(report_path)
         return lines

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from syrupy.location import PyTestLocation
     from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
 
+    from pytest_foundry.runtime.streaming import Generation
+
 HEADER_END = "---\n"
 
 
-def render_snapshot(generation: Any) -> str:
+def render_snapshot(generation: Generation) -> str:
     """Header + text of a Generation (``runtime.streaming.Generation``)."""
     header = (
         f"# model: {generation.model_id}\n"
@@ -105,7 +107,9 @@ def make_extension(snapshot_root: Path) -> type[FoundrySnapshotExtension]:
     return type("FoundrySnapshotExtension", (FoundrySnapshotExtension,), {"snapshot_root": snapshot_root})
 
 
-def snapshot_outcome(created: bool, updated: bool, success: bool, recalled: Any, asserted: Any) -> tuple[str, str | None]:
+def snapshot_outcome(
+    created: bool, updated: bool, success: bool, recalled: Any, asserted: Any
+) -> tuple[str, str | None]:
     """(status, unified diff) of one snapshot assertion, for the results record."""
     if created:
         return "created", None

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pytest_foundry.results import CellRecord, Results
 
-COLUMNS = ("model", "prompt", "n", "TTFT p50", "TTFT p95", "TPOT", "decode tok/s", "E2E p95", "load", "status")
+COLUMNS = (
+    "model",
+    "prompt",
+    "n",
+    "TTFT p50",
+    "TTFT p95",
+    "TPOT",
+    "decode tok/s",
+    "E2E p95",
+    "load",
+    "status",
+)
 
 
 def format_seconds(value: float | None) -> str:
@@ -33,7 +44,9 @@ def results_table(results: Results) -> list[str]:
         dagger = "†" if ttft is not None and ttft["tail_unreliable"] else ""
         small_n = small_n or bool(dagger)
         decode = _stat(cell, "decode_tps", "median")
-        status = cell["status"] + (f" ({cell['reason']})" if cell["status"] not in ("ok", "truncated") else "")
+        status = cell["status"] + (
+            f" ({cell['reason']})" if cell["status"] not in ("ok", "truncated") else ""
+        )
         rows.append(
             (
                 cell["model"],

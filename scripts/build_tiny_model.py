@@ -108,9 +108,7 @@ def _build_hf_model(hf_dir: Path, seed: int) -> None:
     with torch.no_grad():
         for token_id in range(vocab):
             text = tokenizer.decode([token_id])
-            printable = token_id not in tokenizer.all_special_ids and all(
-                32 <= ord(ch) < 127 for ch in text
-            )
+            printable = token_id not in tokenizer.all_special_ids and all(32 <= ord(ch) < 127 for ch in text)
             if not printable or not text:
                 model.lm_head.weight[token_id].zero_()
     model.save_pretrained(hf_dir)
@@ -140,9 +138,19 @@ def build(out_dir: Path, seed: int) -> None:
         _build_hf_model(hf_dir, seed)
         subprocess.run(
             [
-                sys.executable, "-m", "onnxruntime_genai.models.builder",
-                "-i", str(hf_dir), "-o", str(onnx_dir), "-p", "fp32", "-e", "cpu",
-                "-c", str(cache_dir),
+                sys.executable,
+                "-m",
+                "onnxruntime_genai.models.builder",
+                "-i",
+                str(hf_dir),
+                "-o",
+                str(onnx_dir),
+                "-p",
+                "fp32",
+                "-e",
+                "cpu",
+                "-c",
+                str(cache_dir),
             ],
             check=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
@@ -167,7 +175,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True, help="output model folder")
     parser.add_argument("--seed", type=int, default=0, help="weight seed (another seed, another model)")
     parser.add_argument(
-        "--check", action="store_true",
+        "--check",
+        action="store_true",
         help="build into a temporary folder and fail unless it is byte-identical to --out",
     )
     args = parser.parse_args()

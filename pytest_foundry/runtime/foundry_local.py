@@ -14,6 +14,7 @@ missing native library only matters once a model is actually needed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -128,7 +129,9 @@ class FoundryLocalRuntime:
     def describe(self) -> str:
         from importlib.metadata import version
 
-        return f"foundry-local (in-process, foundry-local-sdk {version('foundry-local-sdk')}) at {self._web_url}"
+        return (
+            f"foundry-local (in-process, foundry-local-sdk {version('foundry-local-sdk')}) at {self._web_url}"
+        )
 
     @property
     def web_url(self) -> str | None:
@@ -140,10 +143,8 @@ class FoundryLocalRuntime:
 
     def close(self) -> None:
         for model in list(self._loaded.values()):
-            try:
+            with contextlib.suppress(Exception):
                 model.unload()
-            except Exception:
-                pass
         self._loaded.clear()
         manager, self._manager = self._manager, None
         if manager is None or not self._owns_manager:
@@ -153,10 +154,8 @@ class FoundryLocalRuntime:
                 manager.stop_web_service()
         except Exception:
             pass
-        try:
+        with contextlib.suppress(Exception):
             manager.close()
-        except Exception:
-            pass
         self._owns_manager = False
         self._web_url = None
 
@@ -188,12 +187,12 @@ class FoundryLocalRuntime:
     def unload(self, model: LoadedModel) -> None:
         variant = self._loaded.pop(model.model_id, None)
         if variant is not None:
-            try:
+            with contextlib.suppress(Exception):
                 variant.unload()
-            except Exception:
-                pass
 
-    def _resolve(self, request: ModelRequest, progress: ProgressCallback | None) -> tuple[Any, Any, Path | None]:
+    def _resolve(
+        self, request: ModelRequest, progress: ProgressCallback | None
+    ) -> tuple[Any, Any, Path | None]:
         from foundry_local_sdk import CatalogType
 
         name = request.model_id or request.requested
@@ -203,7 +202,11 @@ class FoundryLocalRuntime:
         if request.path is not None:
             if not request.path.is_dir():
                 raise ModelError(f"{request.requested}: model folder {request.path} does not exist")
-            model_id = request.model_id if request.model_id and ":" in request.model_id else byom_model_id(request.path)
+            model_id = (
+                request.model_id
+                if request.model_id and ":" in request.model_id
+                else byom_model_id(request.path)
+            )
             return self._register(request.path, model_id, request), "folder", request.path
         local = self._manager.get_catalog(CatalogType.LOCAL)
         for lookup in (local.get_model_variant, local.get_model):
@@ -216,12 +219,16 @@ class FoundryLocalRuntime:
         from foundry_local_sdk import CatalogType, ModelInfoBuilder
 
         if not (path / "genai_config.json").is_file():
-            raise ModelError(f"{request.requested}: {path} is not an ONNX Runtime GenAI model folder (no genai_config.json)")
+            raise ModelError(
+                f"{request.requested}: {path} is not an ONNX Runtime GenAI model folder "
+                "(no genai_config.json)"
+            )
         local = self._manager.get_catalog(CatalogType.LOCAL)
         try:
             existing = local.get_model_variant(model_id)
             if existing is not None:
-                if Path(existing.get_path()).resolve() == path.resolve():
+                same_folder = Path(existing.get_path()).resolve() == path.resolve()
+                if same_folder:
                     return existing
                 # Registered earlier from another folder (another clone, a moved
                 # model): point the id at the folder asked for now.
@@ -234,7 +241,9 @@ class FoundryLocalRuntime:
         except Exception as exc:
             raise ModelError(f"{request.requested}: cannot register {path}: {native_message(exc)}") from None
 
-    def _from_public_catalog(self, request: ModelRequest, name: str, progress: ProgressCallback | None) -> Any:
+    def _from_public_catalog(
+        self, request: ModelRequest, name: str, progress: ProgressCallback | None
+    ) -> Any:
         if self._catalog_ok is None:
             self._catalog_ok = _catalog_reachable()
         if not self._catalog_ok:
@@ -249,11 +258,17 @@ class FoundryLocalRuntime:
             raise ModelError(f"{request.requested}: catalog lookup failed: {native_message(exc)}") from None
         if model is None:
             self._catalog_ok = bool(catalog.list_models())
-            reason = "not in the public Foundry catalog" if self._catalog_ok else "the public catalog returned nothing (offline?)"
+            reason = (
+                "not in the public Foundry catalog"
+                if self._catalog_ok
+                else "the public catalog returned nothing (offline?)"
+            )
             raise ModelError(f"{request.requested}: unknown model: {reason}")
         if not model.is_cached:
             try:
-                model.download(progress_callback=(lambda value: progress(name, value / 100.0)) if progress else None)
+                model.download(
+                    progress_callback=(lambda value: progress(name, value / 100.0)) if progress else None
+                )
             except Exception as exc:
                 raise ModelError(f"{request.requested}: download failed: {native_message(exc)}") from None
         return model

@@ -65,9 +65,9 @@ def stream_chat(
     deadline_ns = time.perf_counter_ns() + int(timeout_s * 1e9)
     start_ns = time.perf_counter_ns()
     try:
-        stream: Any = client.chat.completions.create(
+        stream: Any = client.chat.completions.create(  # type: ignore[call-overload]
             model=model_id,
-            messages=messages,  # type: ignore[arg-type]
+            messages=messages,
             max_tokens=max_tokens,
             temperature=temperature,
             seed=seed,
@@ -93,9 +93,13 @@ def stream_chat(
     except openai.APITimeoutError:
         raise RequestTimeout(f"{model_id}: no answer within the {timeout_s:g} s timeout") from None
     except openai.APIConnectionError as exc:
-        raise ModelError(f"{model_id}: cannot reach {client.base_url} ({one_line(str(exc.__cause__ or exc))})") from None
+        raise ModelError(
+            f"{model_id}: cannot reach {client.base_url} ({one_line(str(exc.__cause__ or exc))})"
+        ) from None
     except openai.APIStatusError as exc:
-        raise ModelError(f"{model_id}: HTTP {exc.status_code} from {client.base_url}: {_api_message(exc)}") from None
+        raise ModelError(
+            f"{model_id}: HTTP {exc.status_code} from {client.base_url}: {_api_message(exc)}"
+        ) from None
     except openai.APIError as exc:
         # A streamed validation error arrives as HTTP 200 with one error event.
         raise ModelError(f"{model_id}: server error: {one_line(exc.message)}") from None

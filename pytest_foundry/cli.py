@@ -1,0 +1,114 @@
+"""``pytest-foundry`` / ``python -m pytest_foundry``: work with saved results, without models.
+
+    pytest-foundry report RESULTS.json [--format md|html|csv|json ...] [--out DIR]
+
+Errors are one line on stderr (``pytest-foundry: error: ...``) and exit status 2.
+
+Other modules add subcommands through a hook: each module named in ``OPTIONAL_COMMANDS``
+that exists must define ``add_parser(subparsers) -> None``, which adds its parser and sets
+``func`` (``args -> int``) as its default.  A module that is not there (e.g. the gate's
+``compare`` command, not installed yet) simply adds no subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from pytest_foundry import __version__
+from pytest_foundry.errors import FoundryError, one_line
+from pytest_foundry.report.writer import FILE_NAMES, FORMATS, write_report
+from pytest_foundry.results_file import load_results
+
+PROG = "pytest-foundry"
+OPTIONAL_COMMANDS: tuple[str, ...] = ("pytest_foundry.gate.compare_command",)
+
+AddParser = Callable[[Any], None]
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    source = Path(args.results)
+    results = load_results(source)
+    out_dir = Path(args.out) if args.out else source.parent
+    formats = list(args.formats or FORMATS)
+    target_json = out_dir / FILE_NAMES["json"]
+    if "json" in formats and target_json.exists() and target_json.samefile(source):
+        # Re-rendering next to the file we read: rewriting it would change nothing.
+        formats.remove("json")
+    for path in write_report(results, out_dir, formats):
+        print(f"{PROG}: wrote {path}")
+    return 0
+
+
+def _add_report_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="re-render the report from a saved results.json (no models are run)",
+        description="Re-render report files from a saved results.json, without running any model.",
+    )
+    parser.add_argument("results", metavar="RESULTS.json", help="a results.json written by a run")
+    parser.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        choices=FORMATS,
+        help="a format to write (repeatable; default: all of %(choices)s)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="folder to write into (default: the folder of RESULTS.json)"
+    )
+    parser.set_defaults(func=_report_command)
+
+
+def _optional_command(module_name: str) -> AddParser | None:
+    """``add_parser`` of an optional command module, or None when the module is absent.
+
+    Only the absence of that module (or its package) is tolerated: an ImportError raised
+    from inside an existing module is a bug and propagates.
+    """
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        parents = {module_name.rsplit(".", depth)[0] for depth in range(module_name.count(".") + 1)}
+        if exc.name in parents:
+            return None
+        raise
+    return cast(AddParser, module.add_parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Work with pytest-foundry results without running models.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_report_parser(subparsers)
+    for module_name in OPTIONAL_COMMANDS:
+        add_parser = _optional_command(module_name)
+        if add_parser is not None:
+            add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse has printed usage or help; hand back its status instead of exiting.
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        status: int = args.func(args)
+    except FoundryError as exc:
+        print(f"{PROG}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{PROG}: error: {where}{one_line(exc.strerror or str(exc))}", file=sys.stderr)
+        return 2
+    return status

@@ -1,0 +1,198 @@
+"""The metrics the regression gate compares: where each comes from, its unit and direction.
+
+Pure: no pytest.  Values are converted to display units when read (seconds -> ms,
+bytes -> MiB) so thresholds, floors, reports and benchmark JSON all speak one unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Better = Literal["lower", "higher"]
+# Where a metric's value comes from:
+#   samples: one value per measured request (cell["samples"]), compared with a bootstrap CI;
+#   cell: one value per model x prompt (the quality scores), no CI;
+#   model: one value per model and run (load time, peak memory), no CI.
+Source = Literal["samples", "cell", "model"]
+Statistic = Literal["median", "p95"]
+
+MS_PER_S = 1000.0
+BYTES_PER_MIB = 1024.0 * 1024.0
+
+
+@dataclass(frozen=True)
+class GateMetric:
+    name: str  # the name used in the foundry_gate spec and in reports
+    label: str  # human label
+    unit: str  # display unit
+    better: Better
+    source: Source
+    field: str  # RequestRecord key, ModelRecord path ("memory.peak_rss_bytes") or quality key
+    statistic: Statistic | None  # for samples metrics: what is compared
+    scale: float  # raw value x scale = display value
+    # Defaults: relative thresholds as fractions (0.10 = 10 %), floor in display units.
+    warn: float | None
+    fail: float | None
+    floor: float
+    # Family of units accepted by "floor=" suffixes.
+    unit_family: Literal["time", "memory", "plain"] = "plain"
+
+
+GATE_METRICS: tuple[GateMetric, ...] = (
+    GateMetric(
+        "ttft_p50",
+        "TTFT p50",
+        "ms",
+        "lower",
+        "samples",
+        "ttft_s",
+        "median",
+        MS_PER_S,
+        warn=0.05,
+        fail=0.10,
+        floor=1.0,
+        unit_family="time",
+    ),
+    GateMetric(
+        "ttft_p95",
+        "TTFT p95",
+        "ms",
+        "lower",
+        "samples",
+        "ttft_s",
+        "p95",
+        MS_PER_S,
+        warn=0.05,
+        fail=0.10,
+        floor=1.0,
+        unit_family="time",
+    ),
+    GateMetric(
+        "tpot_median",
+        "TPOT median",
+        "ms",
+        "lower",
+        "samples",
+        "tpot_s",
+        "median",
+        MS_PER_S,
+        warn=0.05,
+        fail=0.10,
+        floor=0.1,
+        unit_family="time",
+    ),
+    GateMetric(
+        "decode_tps",
+        "decode tok/s",
+        "tok/s",
+        "higher",
+        "samples",
+        "decode_tps",
+        "median",
+        1.0,
+        warn=0.05,
+        fail=0.10,
+        floor=0.5,
+    ),
+    GateMetric(
+        "e2e_p95",
+        "E2E p95",
+        "ms",
+        "lower",
+        "samples",
+        "e2e_s",
+        "p95",
+        MS_PER_S,
+        warn=0.05,
+        fail=0.10,
+        floor=1.0,
+        unit_family="time",
+    ),
+    # Load time is one cold measurement per run and swings with the disk cache: no warn tier.
+    GateMetric(
+        "load_time",
+        "load time",
+        "s",
+        "lower",
+        "model",
+        "load_s",
+        None,
+        1.0,
+        warn=None,
+        fail=0.25,
+        floor=0.1,
+        unit_family="time",
+    ),
+    GateMetric(
+        "peak_memory",
+        "peak memory",
+        "MiB",
+        "lower",
+        "model",
+        "memory.peak_rss_bytes",
+        None,
+        1.0 / BYTES_PER_MIB,
+        warn=0.05,
+        fail=0.10,
+        floor=32.0,
+        unit_family="memory",
+    ),
+    # Deterministic checks move in steps of 1/number-of-checks, so one flipped check fails.
+    GateMetric(
+        "checks_pass_rate",
+        "checks pass rate",
+        "score",
+        "higher",
+        "cell",
+        "checks_score",
+        None,
+        1.0,
+        warn=None,
+        fail=0.10,
+        floor=0.05,
+    ),
+    # An LLM judge is itself noisy: wider thresholds and half a point of floor on its 1..5 scale.
+    GateMetric(
+        "judge_mean",
+        "judge mean",
+        "score",
+        "higher",
+        "cell",
+        "judge.mean",
+        None,
+        1.0,
+        warn=0.10,
+        fail=0.20,
+        floor=0.5,
+    ),
+)
+
+METRICS_BY_NAME: dict[str, GateMetric] = {metric.name: metric for metric in GATE_METRICS}
+
+# Floor suffixes per unit family, as factors to the family's display unit (ms, MiB).
+FLOOR_UNITS: dict[str, dict[str, float]] = {
+    "time": {"us": 1e-3, "ms": 1.0, "s": MS_PER_S},
+    "memory": {
+        "b": 1.0 / BYTES_PER_MIB,
+        "kib": 1.0 / 1024.0,
+        "mib": 1.0,
+        "gib": 1024.0,
+        "kb": 1e3 / BYTES_PER_MIB,
+        "mb": 1e6 / BYTES_PER_MIB,
+        "gb": 1e9 / BYTES_PER_MIB,
+    },
+    "plain": {},
+}
+
+
+def floor_unit_factor(metric: GateMetric, suffix: str) -> float | None:
+    """Factor from a floor written with ``suffix`` to the metric's display unit (None: unknown)."""
+    factors = FLOOR_UNITS[metric.unit_family]
+    if suffix.lower() not in factors:
+        return None
+    factor = factors[suffix.lower()]
+    # The time family's factors are relative to ms; load time is displayed in seconds.
+    if metric.unit_family == "time" and metric.unit == "s":
+        factor /= MS_PER_S
+    return factor

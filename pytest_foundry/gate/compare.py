@@ -1,0 +1,432 @@
+"""Compare a run with a baseline, metric by metric, into a GateReport.
+
+Pure: no pytest.  Per model x prompt, the raw samples of both runs are compared with a
+bootstrap CI of the ratio head/base of the statistic (see stats.py); per model, the cells
+are combined into the geometric mean of their ratios, with a stratified bootstrap CI.
+Load time, peak memory and quality scores have one value per run: threshold and floor only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from pytest_foundry.gate.catalog import GATE_METRICS, METRICS_BY_NAME, GateMetric
+from pytest_foundry.gate.fingerprints import check_comparable
+from pytest_foundry.gate.policy import GatePolicy, MetricRule, Tier
+from pytest_foundry.gate.snapshots import SnapshotChange, output_change
+from pytest_foundry.gate.stats import (
+    RatioEstimate,
+    Verdict,
+    bootstrap_ratio,
+    decide,
+    geometric_mean_ratio,
+    rng_for,
+    statistic_of,
+)
+from pytest_foundry.gate.values import MEASURED_STATUSES, model_value, quality_value, sample_values
+from pytest_foundry.metrics import TAIL_PERCENTILE_MIN_SAMPLES
+from pytest_foundry.results import CellRecord, ModelRecord, Results
+
+Side = Literal["base", "head"]
+NO_CI_NOTE = "no CI (1 sample)"
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One metric of one model (prompt None: the model-level row) compared across the runs."""
+
+    model: str
+    prompt: str | None
+    metric: str  # GateMetric.name
+    base: float | None  # display units (GateMetric.unit)
+    head: float | None
+    ratio: float | None  # head / base
+    ci_low: float | None
+    ci_high: float | None
+    n_base: int
+    n_head: int
+    verdict: Verdict
+    tier: Tier | None
+    note: str | None = None
+
+    @property
+    def gate_metric(self) -> GateMetric:
+        return METRICS_BY_NAME[self.metric]
+
+    @property
+    def delta(self) -> float | None:
+        if self.base is None or self.head is None:
+            return None
+        return self.head - self.base
+
+
+@dataclass(frozen=True)
+class MissingItem:
+    """A model or cell that one run lacks or could not measure."""
+
+    model: str
+    prompt: str | None
+    missing_in: Side
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    commit: str | None
+    dirty: bool
+    created_at: str
+
+    @classmethod
+    def of(cls, results: Results) -> RunInfo:
+        git = results.get("git")
+        return cls(
+            commit=git["commit"] if git else None,
+            dirty=bool(git["dirty"]) if git else False,
+            created_at=results.get("created_at", ""),
+        )
+
+
+@dataclass
+class GateReport:
+    rows: list[GateRow] = field(default_factory=list)
+    snapshot_changes: list[SnapshotChange] = field(default_factory=list)
+    missing: list[MissingItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    base_run: RunInfo | None = None
+    head_run: RunInfo | None = None
+    spec: str = ""
+    confidence: float = 0.95
+
+    @property
+    def failed(self) -> bool:
+        """Any fail-tier regression or fail-tier output change."""
+        return any(row.verdict == "regressed" and row.tier == "fail" for row in self.rows) or any(
+            change.tier == "fail" for change in self.snapshot_changes
+        )
+
+    @property
+    def warned(self) -> bool:
+        return any(row.verdict == "regressed" and row.tier == "warn" for row in self.rows) or any(
+            change.tier == "warn" for change in self.snapshot_changes
+        )
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    @property
+    def outcome(self) -> Literal["fail", "warn", "pass"]:
+        return "fail" if self.failed else "warn" if self.warned else "pass"
+
+    def counts(self) -> dict[Verdict, int]:
+        counts: dict[Verdict, int] = {"regressed": 0, "improved": 0, "unchanged": 0, "inconclusive": 0}
+        for row in self.rows:
+            counts[row.verdict] += 1
+        return counts
+
+    def rows_with(self, verdict: Verdict) -> list[GateRow]:
+        return [row for row in self.rows if row.verdict == verdict]
+
+
+def compare_results(
+    base: Results, head: Results, policy: GatePolicy | None = None, force: bool = False
+) -> GateReport:
+    """Compare ``head`` with the baseline ``base``.
+
+    Raises BaselineError when the runs come from a different CPU, runtime versions or model
+    files, unless ``force`` (the report then carries a "compared across different ..." warning).
+    """
+    policy = policy or GatePolicy()
+    report = GateReport(
+        warnings=check_comparable(base, head, force=force),
+        base_run=RunInfo.of(base),
+        head_run=RunInfo.of(head),
+        spec=policy.spec,
+        confidence=policy.confidence,
+    )
+    base_models = {model["slug"]: model for model in base["models"]}
+    head_models = {model["slug"]: model for model in head["models"]}
+    base_cells = _cells_by_model(base["cells"])
+    head_cells = _cells_by_model(head["cells"])
+    for name in sorted(policy.models_named() - set(base_models) - set(head_models)):
+        report.warnings.append(f"the gate spec names model {name!r}, which neither run has")
+    for slug in _union(base_models, head_models):
+        base_model, head_model = base_models.get(slug), head_models.get(slug)
+        if base_model is None or head_model is None:
+            side: Side = "base" if base_model is None else "head"
+            report.missing.append(MissingItem(slug, None, side, f"model not in the {_run_name(side)}"))
+            continue
+        _compare_model(
+            report, policy, base_model, head_model, base_cells.get(slug, {}), head_cells.get(slug, {})
+        )
+    return report
+
+
+def _compare_model(
+    report: GateReport,
+    policy: GatePolicy,
+    base_model: ModelRecord,
+    head_model: ModelRecord,
+    base_cells: dict[str, CellRecord],
+    head_cells: dict[str, CellRecord],
+) -> None:
+    slug = base_model["slug"]
+    sides: tuple[tuple[Side, ModelRecord], ...] = (("base", base_model), ("head", head_model))
+    for side, model in sides:
+        if model["status"] != "ok":
+            report.missing.append(
+                MissingItem(slug, None, side, _status_reason(model["status"], model["reason"]))
+            )
+    if base_model["status"] != "ok" or head_model["status"] != "ok":
+        return
+    pairs = _paired_cells(report, slug, base_cells, head_cells)
+
+    cell_rows: list[GateRow] = []
+    model_rows: list[GateRow] = []
+    for metric in GATE_METRICS:
+        rule = policy.rule_for(metric, slug)
+        if metric.source == "model":
+            row = _single_value_row(
+                metric, rule, slug, None, model_value(base_model, metric), model_value(head_model, metric)
+            )
+            model_rows += [row] if row else []
+        elif metric.source == "samples":
+            estimates: list[RatioEstimate] = []
+            for base_cell, head_cell in pairs:
+                row, estimate = _samples_row(metric, rule, policy, base_cell, head_cell)
+                cell_rows += [row] if row else []
+                estimates += [estimate] if estimate else []
+            had_rows = any(r.metric == metric.name for r in cell_rows)
+            aggregate = _aggregate_samples_row(metric, rule, policy, slug, estimates, pairs, had_rows)
+            model_rows += [aggregate] if aggregate else []
+        else:
+            quality_rows = [
+                row
+                for base_cell, head_cell in pairs
+                if (row := _quality_row(metric, rule, base_cell, head_cell)) is not None
+            ]
+            cell_rows += quality_rows
+            aggregate = _mean_row(metric, rule, slug, quality_rows)
+            model_rows += [aggregate] if aggregate else []
+    report.rows += model_rows
+    # Cell rows grouped by prompt, metrics in catalogue order within a prompt.
+    prompt_order = {base_cell["prompt"]: index for index, (base_cell, _) in enumerate(pairs)}
+    report.rows += sorted(cell_rows, key=lambda row: prompt_order[row.prompt or ""])
+
+    for base_cell, head_cell in pairs:
+        change = output_change(base_cell, head_cell, policy.snapshot_tier(slug))
+        if change is not None:
+            report.snapshot_changes.append(change)
+
+
+def _paired_cells(
+    report: GateReport, slug: str, base_cells: dict[str, CellRecord], head_cells: dict[str, CellRecord]
+) -> list[tuple[CellRecord, CellRecord]]:
+    """The cells measured in both runs; the others go to report.missing."""
+    pairs: list[tuple[CellRecord, CellRecord]] = []
+    for prompt in _union(base_cells, head_cells):
+        base_cell, head_cell = base_cells.get(prompt), head_cells.get(prompt)
+        if base_cell is None or head_cell is None:
+            side: Side = "base" if base_cell is None else "head"
+            report.missing.append(MissingItem(slug, prompt, side, f"prompt not in the {_run_name(side)}"))
+            continue
+        sides: tuple[tuple[Side, CellRecord], ...] = (("base", base_cell), ("head", head_cell))
+        unmeasured = [(side, cell) for side, cell in sides if cell["status"] not in MEASURED_STATUSES]
+        for side, cell in unmeasured:
+            report.missing.append(
+                MissingItem(slug, prompt, side, _status_reason(cell["status"], cell["reason"]))
+            )
+        if not unmeasured:
+            pairs.append((base_cell, head_cell))
+    return pairs
+
+
+def _samples_row(
+    metric: GateMetric, rule: MetricRule, policy: GatePolicy, base_cell: CellRecord, head_cell: CellRecord
+) -> tuple[GateRow | None, RatioEstimate | None]:
+    model, prompt = base_cell["model"], base_cell["prompt"]
+    base_values = sample_values(base_cell, metric)
+    head_values = sample_values(head_cell, metric)
+    if not base_values and not head_values:
+        return None, None
+    assert metric.statistic is not None
+    counts = {"n_base": len(base_values), "n_head": len(head_values)}
+    if min(len(base_values), len(head_values)) < policy.min_samples:
+        base_stat, head_stat = (
+            _statistic_or_none(base_values, metric),
+            _statistic_or_none(head_values, metric),
+        )
+        row = GateRow(
+            model, prompt, metric.name, base_stat, head_stat,
+            _point_ratio(base_stat, head_stat), None, None, **counts, verdict="inconclusive", tier=None,
+            note=f"n<{policy.min_samples}: too few samples for a CI",
+        )  # fmt: skip
+        return row, None
+    estimate = bootstrap_ratio(
+        base_values,
+        head_values,
+        metric.statistic,
+        resamples=policy.resamples,
+        confidence=policy.confidence,
+        rng=rng_for(policy.seed, model, prompt, metric.name),
+    )
+    if estimate is None:
+        row = GateRow(
+            model, prompt, metric.name,
+            _statistic_or_none(base_values, metric), _statistic_or_none(head_values, metric),
+            None, None, None, **counts, verdict="inconclusive", tier=None,
+            note="the baseline value is 0: no ratio",
+        )  # fmt: skip
+        return row, None
+    max_tier, note = _tail_cap(metric, min(estimate.n_base, estimate.n_head))
+    verdict, tier = decide(
+        base=estimate.base,
+        head=estimate.head,
+        ci_low=estimate.ci_low,
+        ci_high=estimate.ci_high,
+        better=metric.better,
+        rule=rule,
+        max_tier=max_tier,
+    )
+    row = GateRow(
+        model, prompt, metric.name, estimate.base, estimate.head,
+        estimate.ratio, estimate.ci_low, estimate.ci_high, **counts,
+        verdict=verdict, tier=tier, note=note,
+    )  # fmt: skip
+    return row, estimate
+
+
+def _aggregate_samples_row(
+    metric: GateMetric,
+    rule: MetricRule,
+    policy: GatePolicy,
+    slug: str,
+    estimates: list[RatioEstimate],
+    pairs: list[tuple[CellRecord, CellRecord]],
+    had_rows: bool,
+) -> GateRow | None:
+    if not had_rows:
+        return None
+    if not estimates:
+        n_base = sum(len(sample_values(base_cell, metric)) for base_cell, _ in pairs)
+        n_head = sum(len(sample_values(head_cell, metric)) for _, head_cell in pairs)
+        return GateRow(
+            slug, None, metric.name, None, None, None, None, None, n_base, n_head,
+            verdict="inconclusive", tier=None, note="no prompt with enough samples on both sides",
+        )  # fmt: skip
+    base, head, ratio, low, high = geometric_mean_ratio(estimates)
+    max_tier, tail_note = _tail_cap(metric, min(min(e.n_base, e.n_head) for e in estimates))
+    verdict, tier = decide(
+        base=base, head=head, ci_low=low, ci_high=high, better=metric.better, rule=rule, max_tier=max_tier
+    )
+    note = f"geometric mean over {plural(len(estimates), 'prompt')}" + (f"; {tail_note}" if tail_note else "")
+    n_base, n_head = sum(e.n_base for e in estimates), sum(e.n_head for e in estimates)
+    return GateRow(
+        slug, None, metric.name, base, head, ratio, low, high, n_base, n_head,
+        verdict=verdict, tier=tier, note=note,
+    )  # fmt: skip
+
+
+def _tail_cap(metric: GateMetric, n: int) -> tuple[Tier, str | None]:
+    """p95 from fewer than TAIL_PERCENTILE_MIN_SAMPLES is unreliable (metrics.md): warn at most."""
+    if metric.statistic == "p95" and n < TAIL_PERCENTILE_MIN_SAMPLES:
+        return "warn", f"p95 of n<{TAIL_PERCENTILE_MIN_SAMPLES}: warns, never fails"
+    return "fail", None
+
+
+def _single_value_row(
+    metric: GateMetric,
+    rule: MetricRule,
+    model: str,
+    prompt: str | None,
+    base: float | None,
+    head: float | None,
+    note: str = NO_CI_NOTE,
+) -> GateRow | None:
+    if base is None and head is None:
+        return None
+    n_base, n_head = int(base is not None), int(head is not None)
+    if base is None or head is None:
+        side = "base" if base is None else "head"
+        return GateRow(
+            model, prompt, metric.name, base, head, None, None, None, n_base, n_head,
+            verdict="inconclusive", tier=None, note=f"no value in the {_run_name(side)}",
+        )  # fmt: skip
+    ratio = _ratio(base, head)
+    verdict, tier = decide(base=base, head=head, ci_low=ratio, ci_high=ratio, better=metric.better, rule=rule)
+    return GateRow(
+        model, prompt, metric.name, base, head, ratio, None, None, n_base, n_head,
+        verdict=verdict, tier=tier, note=note,
+    )  # fmt: skip
+
+
+def _quality_row(
+    metric: GateMetric, rule: MetricRule, base_cell: CellRecord, head_cell: CellRecord
+) -> GateRow | None:
+    base, head = quality_value(base_cell, metric), quality_value(head_cell, metric)
+    # Quality is scored only on some runs: compare it only when both runs have it.
+    if base is None or head is None:
+        return None
+    return _single_value_row(
+        metric, rule, base_cell["model"], base_cell["prompt"], base, head, "no CI (1 score)"
+    )
+
+
+def _mean_row(metric: GateMetric, rule: MetricRule, slug: str, rows: list[GateRow]) -> GateRow | None:
+    paired = [(row.base, row.head) for row in rows if row.base is not None and row.head is not None]
+    if not paired:
+        return None
+    base = sum(b for b, _ in paired) / len(paired)
+    head = sum(h for _, h in paired) / len(paired)
+    row = _single_value_row(
+        metric, rule, slug, None, base, head, f"mean over {plural(len(paired), 'prompt')}, no CI"
+    )
+    assert row is not None
+    return row
+
+
+def _point_ratio(base: float | None, head: float | None) -> float | None:
+    """The ratio shown for an inconclusive row (no CI): only when both sides have a positive value."""
+    return head / base if base is not None and head is not None and base > 0 else None
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _ratio(base: float, head: float) -> float:
+    if base > 0:
+        return head / base
+    # A zero baseline has no ratio: any growth counts as beyond every threshold.
+    return 1.0 if head == base else math.inf
+
+
+def _statistic_or_none(values: list[float], metric: GateMetric) -> float | None:
+    if not values or metric.statistic is None:
+        return None
+    return statistic_of(np.asarray(values, dtype=np.float64), metric.statistic)
+
+
+def _cells_by_model(cells: Iterable[CellRecord]) -> dict[str, dict[str, CellRecord]]:
+    by_model: dict[str, dict[str, CellRecord]] = {}
+    for cell in cells:
+        by_model.setdefault(cell["model"], {})[cell["prompt"]] = cell
+    return by_model
+
+
+def _union(first: Iterable[str], second: Iterable[str]) -> list[str]:
+    """Keys of both, in the first's order then the second's new ones."""
+    return list(dict.fromkeys([*first, *second]))
+
+
+def _run_name(side: str) -> str:
+    return "baseline run" if side == "base" else "head run"
+
+
+def _status_reason(status: str, reason: str | None) -> str:
+    return f"status {status}" + (f": {reason}" if reason else "")

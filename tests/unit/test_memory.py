@@ -1,0 +1,106 @@
+"""RSS readings and the sampled peak of a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from pytest_foundry.memory import RssSampler, current_rss
+
+# Far above any Linux pid_max (4,194,304) and Windows pids: never a live process.
+DEAD_PID = 2**31 - 2
+MIB = 1 << 20
+
+
+def _sampler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("pytest-foundry-rss-")]
+
+
+def test_current_rss_of_this_process_is_plausible() -> None:
+    rss = current_rss()
+    assert rss is not None
+    assert 10 * MIB < rss < 64 * 1024 * MIB
+
+
+def test_unreadable_pid_is_none_never_zero() -> None:
+    assert current_rss(DEAD_PID) is None
+    assert current_rss(-5) is None
+    with RssSampler(DEAD_PID) as sampler:
+        pass
+    assert sampler.peak_bytes is None
+    assert sampler.samples == 0
+
+
+def test_peak_catches_a_short_allocation_that_is_freed_again() -> None:
+    before = current_rss()
+    assert before is not None
+    with RssSampler(interval_s=0.01) as sampler:
+        # Filled bytes (not zeros), so the pages are really touched and resident.
+        block = b"\x01" * (200 * MIB)
+        time.sleep(0.1)
+        del block
+        time.sleep(0.05)
+    assert sampler.peak_bytes is not None
+    assert sampler.peak_bytes >= before + 150 * MIB
+    assert sampler.samples >= 3
+
+
+def test_samples_another_process_by_pid() -> None:
+    code = "import time; block = b'\\x01' * (120 << 20); print('ready', flush=True); time.sleep(0.3)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        with RssSampler(child.pid, interval_s=0.02) as sampler:
+            time.sleep(0.1)
+        assert sampler.pid == child.pid
+        assert sampler.peak_bytes is not None
+        assert sampler.peak_bytes >= 120 * MIB
+    finally:
+        child.wait(timeout=10)
+
+
+def test_process_that_exits_while_sampled_keeps_its_peak_and_stops_the_thread() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    sampler = RssSampler(child.pid, interval_s=0.02).start()
+    child.wait(timeout=10)
+    time.sleep(0.1)
+    peak = sampler.stop()
+    assert peak is not None
+    assert peak > 0
+    assert not _sampler_threads()
+
+
+def test_stop_joins_the_thread_promptly_and_is_idempotent() -> None:
+    sampler = RssSampler(interval_s=5.0).start()
+    thread = next(t for t in _sampler_threads() if t.name.endswith(str(os.getpid())))
+    assert thread.daemon
+    started = time.perf_counter()
+    first = sampler.stop()
+    # Stopping wakes the sampler at once instead of waiting out its 5 s interval.
+    assert time.perf_counter() - started < 1.0
+    assert not thread.is_alive()
+    assert sampler.stop() == first
+    assert not sampler.running
+    assert not _sampler_threads()
+
+
+def test_a_sampler_cannot_run_twice_at_once_but_can_restart() -> None:
+    sampler = RssSampler().start()
+    try:
+        with pytest.raises(RuntimeError, match="already running"):
+            sampler.start()
+    finally:
+        sampler.stop()
+    sampler.start()
+    assert sampler.stop() is not None
+
+
+def test_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="interval_s"):
+        RssSampler(interval_s=0)
