@@ -9,6 +9,7 @@ prompt, not to the test function: that is what the output depends on.
 from __future__ import annotations
 
 import difflib
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,24 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
         path = Path(snapshot_location)
         stem = path.name[: -len(".txt")] if path.name.endswith(".txt") else path.name
         return path.parent.name == model and (stem == prompt_id or stem.startswith(f"{prompt_id}."))
+
+    @classmethod
+    def write_snapshot(
+        cls,
+        *,
+        snapshot_location: str,
+        snapshots: list[tuple[SerializedData, PyTestLocation, SnapshotIndex]],
+        name_order: dict[str, int] | None = None,
+    ) -> None:
+        # syrupy warns when a snapshot's name does not contain the test's name; ours are
+        # named after the model x prompt on purpose (one file serves any test of it).
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"\s*Can not relate snapshot name", category=UserWarning
+            )
+            super().write_snapshot(
+                snapshot_location=snapshot_location, snapshots=snapshots, name_order=name_order
+            )
 
     @classmethod
     def write_snapshot_collection(
