@@ -46,7 +46,8 @@ def test_changed_output_is_reported_with_its_diff(gated):
     )
     gate_md = (gated.report / "gate.md").read_text(encoding="utf-8")
     assert "<details>" in gate_md
-    assert "tiny" in gate_md and "rag_principle" in gate_md
+    assert "tiny" in gate_md
+    assert "rag_principle" in gate_md
     assert "```diff" in gate_md
     assert "max_tokens" in head.stdout.str()  # compared across different settings: said so
 
