@@ -92,61 +92,40 @@ def main() -> int:
     server = loaded.base_url.removesuffix("/catalogs/local/v1").removesuffix("/v1")
     suffix = loaded.base_url[len(server) :]
     started = time.perf_counter()
-    false_alarms = 0
+    aa_fails = 0
+    slow_fails = 0
     detections = dict.fromkeys(DETECTED_METRICS, 0)
-    any_fail = 0
+
+    def pair(label: str, index: int, head_url: str, tmp: str) -> tuple[bool, dict[str, str]]:
+        """One base run and one head run (through ``head_url``), compared by the gate."""
+        runs = [
+            run_bench(
+                url + suffix,
+                loaded.model_id,
+                Path(tmp, f"{label}-{side}-{index}"),
+                args.rounds,
+                args.max_tokens,
+            )
+            for side, url in (("base", plain.url), ("head", head_url))
+        ]
+        failed, rows = verdicts(*runs)
+        verdict_text = "  ".join(f"{m}={rows.get(m)}" for m in DETECTED_METRICS)
+        print(f"{label} pair {index + 1:2d}: {'FAIL' if failed else 'pass'}  {verdict_text}", flush=True)
+        return failed, rows
+
     try:
         with (
             SlowProxy(server, 0.0) as plain,
             SlowProxy(server, args.slowdown) as slow,
             tempfile.TemporaryDirectory() as tmp,
         ):
-            for pair in range(args.pairs):
-                base = run_bench(
-                    plain.url + suffix,
-                    loaded.model_id,
-                    Path(tmp, f"aa-base-{pair}"),
-                    args.rounds,
-                    args.max_tokens,
-                )
-                head = run_bench(
-                    plain.url + suffix,
-                    loaded.model_id,
-                    Path(tmp, f"aa-head-{pair}"),
-                    args.rounds,
-                    args.max_tokens,
-                )
-                failed, rows = verdicts(base, head)
-                false_alarms += failed
-                print(
-                    f"A/A  pair {pair + 1:2d}: {'FAIL' if failed else 'pass'}  "
-                    + "  ".join(f"{m}={rows.get(m)}" for m in DETECTED_METRICS),
-                    flush=True,
-                )
-            for pair in range(args.pairs):
-                base = run_bench(
-                    plain.url + suffix,
-                    loaded.model_id,
-                    Path(tmp, f"sl-base-{pair}"),
-                    args.rounds,
-                    args.max_tokens,
-                )
-                head = run_bench(
-                    slow.url + suffix,
-                    loaded.model_id,
-                    Path(tmp, f"sl-head-{pair}"),
-                    args.rounds,
-                    args.max_tokens,
-                )
-                failed, rows = verdicts(base, head)
-                any_fail += failed
+            for index in range(args.pairs):
+                aa_fails += pair("A/A ", index, plain.url, tmp)[0]
+            for index in range(args.pairs):
+                failed, rows = pair("slow", index, slow.url, tmp)
+                slow_fails += failed
                 for metric in DETECTED_METRICS:
                     detections[metric] += rows.get(metric) == "regressed/fail"
-                print(
-                    f"slow pair {pair + 1:2d}: {'FAIL' if failed else 'pass'}  "
-                    + "  ".join(f"{m}={rows.get(m)}" for m in DETECTED_METRICS),
-                    flush=True,
-                )
     finally:
         runtime.close()
     print()
@@ -154,11 +133,11 @@ def main() -> int:
         f"model: {loaded.model_id}; rounds {args.rounds}; slowdown {args.slowdown:.0%}; "
         f"{time.perf_counter() - started:.0f} s"
     )
-    print(f"A/A false alarms (gate failed): {false_alarms}/{args.pairs}   (target 0/{args.pairs})")
+    print(f"A/A false alarms (gate failed): {aa_fails}/{args.pairs}   (target 0/{args.pairs})")
     for metric in DETECTED_METRICS:
         target = f"{args.pairs}/{args.pairs}"
         print(f"slowdown detected on {metric}: {detections[metric]}/{args.pairs}   (target {target})")
-    print(f"slowdown runs where the gate failed: {any_fail}/{args.pairs}")
+    print(f"slowdown runs where the gate failed: {slow_fails}/{args.pairs}")
     return 0
 
 

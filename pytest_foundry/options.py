@@ -124,6 +124,8 @@ def register_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("foundry", "pytest-foundry: benchmark and snapshot local LLMs")
     for spec in OPTIONS:
         help_text = spec.help + (f" [env {spec.env}]" if spec.env else "") + f" [ini {spec.dest}]"
+        # argparse %-formats help strings: a literal '%' (as in '+10%') must be doubled.
+        help_text = help_text.replace("%", "%%")
         if spec.flag:
             group.addoption(
                 f"--foundry-{spec.name}", action="store_true", default=None, dest=spec.dest, help=help_text
