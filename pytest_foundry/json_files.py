@@ -22,7 +22,8 @@ def load_json_file(path: str | Path) -> Any:
     """Parse a JSON file; a missing or malformed file raises a one-line ConfigError."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        # utf-8-sig: Windows editors and PowerShell 5 often save a byte-order mark.
+        text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{file}: file not found") from None
     except OSError as exc:

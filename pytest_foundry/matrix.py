@@ -67,14 +67,16 @@ def model_requests(
         else:
             request = ModelRequest(requested=name, slug=model_slug(name), model_id=name)
         requests.append(request)
+    # Compared case-insensitively: snapshots/<slug>/ folders must stay apart on Windows and macOS.
     by_slug: dict[str, str] = {}
     for request in requests:
-        if request.slug in by_slug:
+        key = request.slug.lower()
+        if key in by_slug:
             raise ConfigError(
-                f"--foundry-models: {by_slug[request.slug]!r} and {request.requested!r} share the id "
+                f"--foundry-models: {by_slug[key]!r} and {request.requested!r} share the id "
                 f"{request.slug!r}; give them distinct aliases in a models.json"
             )
-        by_slug[request.slug] = request.requested
+        by_slug[key] = request.requested
     return requests
 
 

@@ -8,6 +8,7 @@ ConfigError, which the plugin turns into ``pytest.UsageError``.  No pytest impor
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ class Settings:
     """Everything the run is configured with, resolved once."""
 
     models: tuple[str, ...]
+    # Where model folders in ``models`` are relative to (ini: the rootdir).
+    models_base_dir: Path
     models_file: Path | None
     prompts_file: Path | None
     rounds: int
@@ -138,35 +141,37 @@ def register_options(parser: pytest.Parser) -> None:
             parser.addini(spec.dest, spec.help, default=None)
 
 
-def _int(name: str, value: str, minimum: int) -> int:
+# Parsers take the value's source as it should appear in an error: "--foundry-rounds",
+# "ini foundry_rounds" or "BENCH_ROUNDS (environment)".
+def _int(source: str, value: str, minimum: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"--foundry-{name}: expected a whole number, got {value!r}") from None
+        raise ConfigError(f"{source}: expected a whole number, got {value!r}") from None
     if number < minimum:
-        raise ConfigError(f"--foundry-{name}: must be at least {minimum}, got {number}")
+        raise ConfigError(f"{source}: must be at least {minimum}, got {number}")
     return number
 
 
-def _float(name: str, value: str, positive: bool = True) -> float:
+def _float(source: str, value: str, positive: bool = True) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ConfigError(f"--foundry-{name}: expected a number, got {value!r}") from None
-    if number != number or number < 0 or (positive and number == 0):
+        raise ConfigError(f"{source}: expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
         raise ConfigError(
-            f"--foundry-{name}: must be {'positive' if positive else 'non-negative'}, got {value}"
+            f"{source}: must be a finite {'positive' if positive else 'non-negative'} number, got {value}"
         )
     return number
 
 
-def split_models(value: str) -> tuple[str, ...]:
+def split_models(value: str, source: str = "--foundry-models") -> tuple[str, ...]:
     models = tuple(item.strip() for item in value.replace("\n", ",").split(",") if item.strip())
     if not models:
-        raise ConfigError("--foundry-models: no model named")
+        raise ConfigError(f"{source}: no model named")
     duplicates = sorted({m for m in models if models.count(m) > 1})
     if duplicates:
-        raise ConfigError(f"--foundry-models: {', '.join(duplicates)} named twice")
+        raise ConfigError(f"{source}: {', '.join(duplicates)} named twice")
     return models
 
 
@@ -182,14 +187,19 @@ def resolve_settings(
     Paths from the command line or environment are relative to the invocation folder;
     paths from the ini file are relative to the rootdir (where the ini file lives).
     """
-    raw: dict[str, tuple[Any, Path]] = {}
+    # name -> (value, folder relative paths start from, source for error messages)
+    raw: dict[str, tuple[Any, Path, str]] = {}
     for spec in OPTIONS:
         if cli.get(spec.dest) is not None:
-            raw[spec.name] = (cli[spec.dest], invocation_dir)
+            raw[spec.name] = (cli[spec.dest], invocation_dir, f"--foundry-{spec.name}")
         elif ini.get(spec.dest) not in (None, "", [], False):
-            raw[spec.name] = (ini[spec.dest], rootdir)
+            raw[spec.name] = (ini[spec.dest], rootdir, f"ini {spec.dest}")
         elif spec.env and env.get(spec.env):
-            raw[spec.name] = (env[spec.env], invocation_dir)
+            raw[spec.name] = (env[spec.env], invocation_dir, f"{spec.env} (environment)")
+
+    def source(name: str) -> str:
+        value = raw.get(name)
+        return value[2] if value else f"--foundry-{name}"
 
     def text(name: str) -> str | None:
         value = raw.get(name)
@@ -203,16 +213,17 @@ def resolve_settings(
 
     def parsed(name: str, default: Any, parse: Callable[[str, str], Any]) -> Any:
         value = text(name)
-        return default if value is None else parse(name, value)
+        return default if value is None else parse(source(name), value)
 
     checks = (text("checks") or "report").lower()
     if checks not in CHECK_MODES:
-        raise ConfigError(f"--foundry-checks: expected one of {', '.join(CHECK_MODES)}, got {checks!r}")
+        raise ConfigError(f"{source('checks')}: expected one of {', '.join(CHECK_MODES)}, got {checks!r}")
     report = text("report")
     models_value = text("models")
     compare_force = raw.get("compare-force")
     return Settings(
-        models=split_models(models_value) if models_value is not None else (),
+        models=split_models(models_value, source("models")) if models_value is not None else (),
+        models_base_dir=raw["models"][1] if "models" in raw else invocation_dir,
         models_file=path("models-file"),
         prompts_file=path("prompts"),
         rounds=parsed("rounds", 10, lambda n, v: _int(n, v, 1)),

@@ -161,10 +161,16 @@ def foundry_model(request: pytest.FixtureRequest, foundry_session: FoundrySessio
         raise pytest.UsageError(
             "foundry_model is parametrized by pytest-foundry; do not request it from a non-test"
         )
+    failure: str | None
     try:
         state = foundry_session.acquire_model(slug)
     except FoundryError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        failure = str(exc)
+    else:
+        failure = None
+    if failure is not None:
+        # Outside the except block, so pytest does not print the reason twice.
+        pytest.fail(failure, pytrace=False)
     assert state.loaded is not None
     yield state.loaded
     foundry_session.release_model(slug)
@@ -207,12 +213,17 @@ def foundry_generate(
         temperature: float | None = None,
     ) -> Generation:
         spec = prompt if isinstance(prompt, PromptSpec) else foundry_session.adhoc_prompt(prompt)
+        failure: str | None
         try:
             generation = foundry_session.generate(
                 foundry_model.slug, spec, max_tokens=max_tokens, seed=seed, temperature=temperature
             )
         except FoundryError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
+        else:
+            failure = None
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         if benchmark is None:
             # Recorded at once: the snapshot fixture's teardown annotates this output.
             failed = foundry_session.record_output(foundry_model.slug, spec, generation)

@@ -60,15 +60,16 @@ def parse_prompts(data: Any, source: str) -> list[PromptSpec]:
         if isinstance(entry, str):
             entry = {"id": _id_from_text(entry), "prompt": entry}
             suffix = 2
-            while entry["id"] in seen:
+            while entry["id"].lower() in seen:
                 entry["id"] = f"{_id_from_text(entry['prompt'])}_{suffix}"
                 suffix += 1
         where = f"{source}: prompts[{index}] (id={entry['id']})"
         if not PROMPT_ID_PATTERN.match(entry["id"]):
             raise ConfigError(f"{where}: id may hold only letters, digits, '_' and '.'")
-        if entry["id"] in seen:
-            raise ConfigError(f"{where}: duplicate prompt id")
-        seen.add(entry["id"])
+        # Case-insensitively: snapshots/<model>/<id>.txt must stay apart on Windows and macOS.
+        if entry["id"].lower() in seen:
+            raise ConfigError(f"{where}: duplicate prompt id (ids must differ in more than case)")
+        seen.add(entry["id"].lower())
         checks = entry.get("checks", [])
         if checks:
             from pytest_foundry.quality.checks import validate_checks

@@ -87,7 +87,9 @@ class FoundrySession:
         )
         self.prompts: list[PromptSpec] = load_prompts(settings.prompts_file)
         names = settings.models or default_model_names(self.models_file)
-        self.requests: list[ModelRequest] = model_requests(names, self.models_file, base_dir)
+        self.requests: list[ModelRequest] = model_requests(
+            names, self.models_file, settings.models_base_dir if settings.models else base_dir
+        )
         self.models: dict[str, ModelState] = {r.slug: ModelState(r) for r in self.requests}
         self.base_dir = base_dir
         from pytest_foundry.gate.policy import parse_gate_spec
@@ -340,6 +342,9 @@ class FoundrySession:
         from pytest_foundry.snapshots import snapshot_outcome
 
         cell = self.cells.get((model, prompt_id))
+        executions = list(executions)
+        if executions:
+            self.snapshot_extension.asserted_cases.add((model, prompt_id))
         for result in executions:
             status, diff = snapshot_outcome(
                 result.created, result.updated, result.success, result.recalled_data, result.asserted_data

@@ -9,9 +9,10 @@ prompt, not to the test function: that is what the output depends on.
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
@@ -56,6 +57,10 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
     file_extension = "txt"
     _write_mode = WriteMode.TEXT
     snapshot_root: Path = Path("snapshots")
+    # (model slug, prompt id) of every case whose test asserted a snapshot in this run.
+    # Only their files are ours to judge "unused": a case that was not selected, that
+    # failed before its assertion, or that Ctrl-C never reached keeps its snapshot.
+    asserted_cases: ClassVar[set[tuple[str, str]]] = set()
 
     def serialize(
         self,
@@ -75,7 +80,19 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
-        return cls.dirname(test_location=test_location)
+        # The root, not the model's folder: syrupy then ignores files it does not own,
+        # instead of flagging them as unknown and deleting them on --snapshot-update.
+        return str(cls.snapshot_root)
+
+    def is_snapshot_location(self, *, location: str) -> bool:
+        path = Path(location)
+        if not path.name.endswith(".txt"):
+            return False
+        stem = path.name.removesuffix(".txt")
+        # "<prompt>.txt", or "<prompt>.<n>.txt" for a test's n-th assertion.
+        return any(
+            (path.parent.name, name) in self.asserted_cases for name in (stem, re.sub(r"\.\d+$", "", stem))
+        )
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
@@ -123,7 +140,11 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
 
 def make_extension(snapshot_root: Path) -> type[FoundrySnapshotExtension]:
     """A per-session subclass, so no state leaks between (in-process) pytest runs."""
-    return type("FoundrySnapshotExtension", (FoundrySnapshotExtension,), {"snapshot_root": snapshot_root})
+    return type(
+        "FoundrySnapshotExtension",
+        (FoundrySnapshotExtension,),
+        {"snapshot_root": snapshot_root, "asserted_cases": set()},
+    )
 
 
 def snapshot_outcome(

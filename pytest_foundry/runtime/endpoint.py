@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pytest_foundry.errors import ModelError, one_line
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
+from pytest_foundry.runtime.embedded import EMBEDDED_MODEL_ID, EMBEDDED_NAMES
 
 PROBE_TIMEOUT_S = 5.0
 
@@ -84,7 +85,11 @@ class EndpointRuntime:
     def load(self, request: ModelRequest, progress: ProgressCallback | None = None) -> LoadedModel:
         self.start()
         available = self._model_ids or []
-        model_id = match_model_id(request.model_id or request.requested, available)
+        name = request.model_id or request.requested
+        if name in EMBEDDED_NAMES:
+            # A server (e.g. the SDK's web service) serves the embedded model by its full id.
+            name = EMBEDDED_MODEL_ID
+        model_id = match_model_id(name, available)
         if model_id is None:
             listed = ", ".join(available[:8]) or "none"
             raise ModelError(f"{request.requested}: not served by {self.base_url} (it lists: {listed})")

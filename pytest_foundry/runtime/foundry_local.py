@@ -34,8 +34,14 @@ PUBLIC_CATALOG_HOST = "api.catalog.azureml.ms"
 _NATIVE_PREFIX = re.compile(r"^\s*(\[[^\]]*\]\s*)*([\w./\\-]+\.(cc|cpp|h|hpp):\d+\s*:?\s*)")
 
 
+# ...and C++ signatures ("fl::GenAIModelInstance::GenAIModelInstance(std::string, ...)")
+# would push the actual reason past the one-line limit.
+_CPP_SIGNATURE = re.compile(r"(?:\b\w+::)+~?\w+\([^()]*\)\s*")
+
+
 def native_message(exc: BaseException) -> str:
-    return one_line(_NATIVE_PREFIX.sub("", str(exc)) or type(exc).__name__)
+    text = _CPP_SIGNATURE.sub("", _NATIVE_PREFIX.sub("", str(exc))).strip()
+    return one_line(text or type(exc).__name__)
 
 
 def byom_model_id(folder: Path) -> str:
@@ -167,8 +173,9 @@ class FoundryLocalRuntime:
         try:
             variant.load()
         except Exception as exc:
-            where = f" from {path}" if path else ""
-            raise ModelError(f"{request.requested}: load failed{where}: {native_message(exc)}") from None
+            reason = native_message(exc)
+            where = f" from {path}" if path and str(path) not in reason else ""
+            raise ModelError(f"{request.requested}: load failed{where}: {reason}") from None
         load_s = (time.perf_counter_ns() - start) / 1e9
         self._loaded[variant.id] = variant
         device, provider = _device_of(variant, path)
