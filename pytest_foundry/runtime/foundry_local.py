@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_foundry.errors import ModelError, one_line
+from pytest_foundry.errors import ModelError, native_message, one_line
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
 from pytest_foundry.runtime.embedded import EMBEDDED_MODEL_ID, EMBEDDED_NAMES, embedded_model_path
 
@@ -30,20 +30,6 @@ APP_NAME = "pytest-foundry"
 # The host the SDK's public catalog lives on.  Offline, its DNS lookup fails at once,
 # which tells us not to ask the SDK (whose query stalls ~4.5 s, then returns nothing).
 PUBLIC_CATALOG_HOST = "api.catalog.azureml.ms"
-# Native messages start with "file.cc:123 " or similar; users need only the rest.
-_NATIVE_PREFIX = re.compile(r"^\s*(\[[^\]]*\]\s*)*([\w./\\-]+\.(cc|cpp|h|hpp):\d+\s*:?\s*)")
-
-
-# ...and C++ signatures ("fl::GenAIModelInstance::GenAIModelInstance(std::string, ...)")
-# would push the actual reason past the one-line limit.
-_CPP_SIGNATURE = re.compile(r"(?:\b\w+::)+~?\w+\([^()]*\)\s*")
-
-
-def native_message(exc: BaseException) -> str:
-    text = _CPP_SIGNATURE.sub("", _NATIVE_PREFIX.sub("", str(exc))).strip()
-    return one_line(text or type(exc).__name__)
-
-
 def byom_model_id(folder: Path) -> str:
     """A stable BYOM id for a model folder: ``<folder-name>-generic-cpu:1``-style.
 

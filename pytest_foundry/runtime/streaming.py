@@ -12,7 +12,7 @@ from typing import Any
 
 import openai
 
-from pytest_foundry.errors import ModelError, RequestTimeout, one_line
+from pytest_foundry.errors import ModelError, RequestTimeout, native_message, one_line
 from pytest_foundry.metrics import RequestMetrics, StreamTiming, compute_request_metrics
 
 # Without usage from the server, N_out is estimated from the text (~4 characters a token
@@ -102,7 +102,7 @@ def stream_chat(
         ) from None
     except openai.APIError as exc:
         # A streamed validation error arrives as HTTP 200 with one error event.
-        raise ModelError(f"{model_id}: server error: {one_line(exc.message)}") from None
+        raise ModelError(f"{model_id}: server error: {native_message(exc.message)}") from None
     text = "".join(pieces)
     timing = StreamTiming(
         start_ns=start_ns,
@@ -127,5 +127,5 @@ def _api_message(exc: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict) and error.get("message"):
-            return one_line(str(error["message"]))
-    return one_line(exc.message)
+            return native_message(error["message"])
+    return native_message(exc.message)

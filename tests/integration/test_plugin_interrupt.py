@@ -1,0 +1,112 @@
+"""Ctrl-C during a run: pytest stops (exit code 2), the runtime is closed, and the
+snapshot folder only ever holds complete files.
+
+In-process runs, to look at the process afterwards; ``no_reraise_ctrlc`` keeps
+pytester from raising the inner KeyboardInterrupt in this (outer) test.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+HEADER = "# model: pytest-foundry-tiny-generic-cpu:1\n# max_tokens: 16\n# seed: 42\n# temperature: 0\n---\n"
+
+# Ctrl-C right after the third case's request, before its snapshot assertion.
+INTERRUPTED_TEST = """
+def test_output(foundry_generate, foundry_prompt, foundry_snapshot):
+    generation = foundry_generate(foundry_prompt, temperature=0.0)
+    if foundry_prompt.id == "size_latency":
+        raise KeyboardInterrupt
+    assert generation == foundry_snapshot
+"""
+
+# Ctrl-C in the middle of writing one snapshot file: after the temporary file is written,
+# before it replaces the old one.
+INTERRUPTED_WRITE_CONFTEST = """
+import os
+
+import pytest
+
+_replace = os.replace
+
+
+def _interrupted_replace(src, dst, *args, **kwargs):
+    if str(dst).endswith("slm_scenarios.txt"):
+        raise KeyboardInterrupt
+    return _replace(src, dst, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_while_writing(monkeypatch):
+    monkeypatch.setattr(os, "replace", _interrupted_replace)
+"""
+
+
+@pytest.fixture
+def no_manager():
+    from foundry_local_sdk import FoundryLocalManager
+
+    assert FoundryLocalManager.instance is None, "an outer FoundryLocalManager is alive"
+    return FoundryLocalManager
+
+
+@pytest.fixture
+def suite(inner):
+    inner.write_prompts()  # rag_principle, privacy_benefits, size_latency, slm_scenarios
+    return inner
+
+
+def assert_complete(files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        text = data.decode("utf-8")
+        assert text.startswith(HEADER), name
+        assert text[len(HEADER) :].strip(), name
+        assert text.endswith("\n"), name
+
+
+def test_ctrl_c_stops_the_run_and_closes_the_runtime(suite, no_manager):
+    suite.pytester.makepyfile(test_outputs=INTERRUPTED_TEST)
+    before = {t for t in threading.enumerate() if t.is_alive()}
+
+    result = suite.run_inprocess("--foundry-models=tiny", "--snapshot-update", no_reraise_ctrlc=True)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+    result.assert_outcomes(passed=2)  # the fourth case never ran
+    assert no_manager.instance is None
+    assert {t for t in threading.enumerate() if t.is_alive()} - before == set()
+    files = suite.snapshot_files()
+    assert sorted(files) == ["tiny/privacy_benefits.txt", "tiny/rag_principle.txt"]
+    assert_complete(files)
+
+
+def test_ctrl_c_while_writing_a_snapshot_leaves_the_old_file_whole(suite, no_manager):
+    suite.pytester.makepyfile(test_outputs=suite.OUTPUT_TEST)
+    suite.run_inprocess("--foundry-models=tiny", "--snapshot-update").assert_outcomes(passed=4)
+    stale = suite.snapshot_dir / "tiny" / "slm_scenarios.txt"
+    stale.write_text(HEADER + "an older answer\n", encoding="utf-8")
+    suite.pytester.makeconftest(INTERRUPTED_WRITE_CONFTEST)
+
+    result = suite.run_inprocess("--foundry-models=tiny", "--snapshot-update", no_reraise_ctrlc=True)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert no_manager.instance is None
+    assert stale.read_text(encoding="utf-8") == HEADER + "an older answer\n"
+    leftovers = [p.name for p in suite.snapshot_dir.rglob("*") if p.is_file() and not p.name.endswith(".txt")]
+    assert leftovers == []
+    assert_complete(suite.snapshot_files())
+
+
+def test_ctrl_c_during_update_keeps_the_snapshots_of_cases_not_run(suite, no_manager):
+    # The cases Ctrl-C never reached look unused to syrupy; their snapshots must stay.
+    suite.pytester.makepyfile(test_outputs=suite.OUTPUT_TEST)
+    suite.run_inprocess("--foundry-models=tiny", "--snapshot-update").assert_outcomes(passed=4)
+    before = suite.snapshot_files()
+    suite.pytester.makepyfile(test_outputs=INTERRUPTED_TEST)
+
+    result = suite.run_inprocess("--foundry-models=tiny", "--snapshot-update", no_reraise_ctrlc=True)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert suite.snapshot_files() == before
