@@ -284,6 +284,9 @@ def _samples_row(
         )  # fmt: skip
         return row, None
     max_tier, note = _tail_cap(metric, min(estimate.n_base, estimate.n_head))
+    if policy.prompt_rows_tier(model) == "warn" and max_tier == "fail":
+        max_tier = "warn"
+        note = "per-prompt rows warn; the model row decides"
     verdict, tier = decide(
         base=estimate.base,
         head=estimate.head,

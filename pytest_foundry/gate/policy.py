@@ -31,6 +31,12 @@ Tier = Literal["warn", "fail"]
 TIERS: tuple[Tier, ...] = ("warn", "fail")
 ALL_METRICS = "*"
 SNAPSHOTS = "snapshots"
+# Target for the per-prompt rows' highest tier.  Each prompt is its own comparison, so
+# with several prompts x metrics one of them crosses a threshold by chance far more
+# often than the model's pooled row does: by default per-prompt rows warn and the
+# per-model rows decide ("prompts:fail" lets per-prompt rows fail too).
+PROMPT_ROWS = "prompts"
+DEFAULT_PROMPT_ROWS_TIER: Tier = "warn"
 DEFAULT_SNAPSHOT_TIER: Tier | None = "warn"
 
 DEFAULT_CONFIDENCE = 0.95
@@ -114,6 +120,15 @@ class GatePolicy:
                 tier = None if override.off else override.snapshot_tier
         return tier
 
+    def prompt_rows_tier(self, model: str | None = None) -> Tier:
+        """The highest tier a per-prompt row may reach."""
+        tier = DEFAULT_PROMPT_ROWS_TIER
+        for scope in [None] if model is None else [None, model]:
+            override = self.overrides.get((scope, PROMPT_ROWS))
+            if override is not None and override.snapshot_tier is not None:
+                tier = override.snapshot_tier
+        return tier
+
     def models_named(self) -> set[str]:
         """Model slugs the spec names, to warn about ones neither run has."""
         return {model for model, _ in self.overrides if model is not None}
@@ -167,8 +182,12 @@ def _parse_entry(entry: str) -> tuple[tuple[str | None, str], RuleOverride]:
     parts = [part.strip() for part in rule_text.split(":")]
     if target == SNAPSHOTS:
         return (model, target), _parse_snapshot_rule(parts)
+    if target == PROMPT_ROWS:
+        if parts not in (["warn"], ["fail"]):
+            raise ValueError("prompts take warn or fail (the highest tier of per-prompt rows)")
+        return (model, target), RuleOverride(snapshot_tier="warn" if parts == ["warn"] else "fail")
     if target != ALL_METRICS and target not in METRICS_BY_NAME:
-        known = ", ".join([*METRICS_BY_NAME, ALL_METRICS, SNAPSHOTS])
+        known = ", ".join([*METRICS_BY_NAME, ALL_METRICS, SNAPSHOTS, PROMPT_ROWS])
         raise ValueError(f"unknown metric {target!r} (known: {known})")
     metric = METRICS_BY_NAME.get(target)
     return (model, target), _parse_metric_rule(metric, parts, rule_text)

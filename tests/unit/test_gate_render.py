@@ -15,6 +15,7 @@ from pytest_foundry.gate.benchmark_json import (
     write_benchmark_json,
 )
 from pytest_foundry.gate.compare import GateReport, compare_results
+from pytest_foundry.gate.policy import parse_gate_spec
 from pytest_foundry.gate.render import render_markdown, terminal_lines
 
 
@@ -25,7 +26,7 @@ def regressed() -> GateReport:
     head["cells"][1]["output"] = output("line one\nline ``` 2")
     head["cells"][0]["prompt"] = "a|b"  # a pipe must not break the table
     base["cells"][0]["prompt"] = "a|b"
-    return compare_results(base, head)
+    return compare_results(base, head, parse_gate_spec("prompts:fail"))
 
 
 @pytest.fixture(scope="module")

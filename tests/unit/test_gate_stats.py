@@ -20,8 +20,15 @@ def row(report: GateReport, metric: str, prompt: str | None = "hello", model: st
     return matches[0]
 
 
+# These tests judge the statistics of single prompts, so per-prompt rows may fail here;
+# by default they only warn (see test_per_prompt_rows_warn_and_the_model_row_decides).
+PROMPTS_FAIL = parse_gate_spec("prompts:fail")
+
+
 def test_clear_regression_fails() -> None:
-    report = compare_results(synthetic_run(1, noise=0.02), synthetic_run(2, noise=0.02, slowdown=1.2))
+    report = compare_results(
+        synthetic_run(1, noise=0.02), synthetic_run(2, noise=0.02, slowdown=1.2), PROMPTS_FAIL
+    )
 
     ttft = row(report, "ttft_p50")
     assert (ttft.verdict, ttft.tier) == ("regressed", "fail")
@@ -46,7 +53,7 @@ def test_clear_improvement_is_not_a_failure() -> None:
 
 def test_throughput_falling_is_a_regression() -> None:
     """decode tok/s is higher-is-better: a slower head lowers it, and that is the bad way."""
-    report = compare_results(synthetic_run(1), synthetic_run(2, slowdown=1.25))
+    report = compare_results(synthetic_run(1), synthetic_run(2, slowdown=1.25), PROMPTS_FAIL)
 
     decode = row(report, "decode_tps")
     assert decode.ratio is not None
@@ -136,13 +143,13 @@ def test_the_absolute_floor_keeps_tiny_changes_from_failing() -> None:
     assert ttft_row.verdict == "unchanged"
 
     # The same data with the floor lowered: now the change counts.
-    lowered = compare_results(base, head, parse_gate_spec("ttft_p50:+8%:fail:floor=0.1ms"))
+    lowered = compare_results(base, head, parse_gate_spec("ttft_p50:+8%:fail:floor=0.1ms, prompts:fail"))
     assert (row(lowered, "ttft_p50").verdict, row(lowered, "ttft_p50").tier) == ("regressed", "fail")
 
 
 def test_p95_from_fewer_than_20_samples_warns_but_never_fails() -> None:
-    few = compare_results(synthetic_run(1, n=10), synthetic_run(2, n=10, slowdown=1.3))
-    many = compare_results(synthetic_run(1, n=20), synthetic_run(2, n=20, slowdown=1.3))
+    few = compare_results(synthetic_run(1, n=10), synthetic_run(2, n=10, slowdown=1.3), PROMPTS_FAIL)
+    many = compare_results(synthetic_run(1, n=20), synthetic_run(2, n=20, slowdown=1.3), PROMPTS_FAIL)
 
     assert (row(few, "ttft_p95").verdict, row(few, "ttft_p95").tier) == ("regressed", "warn")
     assert "never fails" in (row(few, "ttft_p95").note or "")
@@ -240,3 +247,14 @@ def test_every_metric_has_a_direction_and_floor() -> None:
         assert metric.floor > 0
         rule = GatePolicy().rule_for(metric)
         assert rule.gated
+
+
+def test_per_prompt_rows_warn_and_the_model_row_decides() -> None:
+    report = compare_results(synthetic_run(1, noise=0.02), synthetic_run(2, noise=0.02, slowdown=1.2))
+
+    cell = row(report, "ttft_p50")
+    assert (cell.verdict, cell.tier) == ("regressed", "warn")
+    assert "model row decides" in (cell.note or "")
+    model = row(report, "ttft_p50", prompt=None)
+    assert (model.verdict, model.tier) == ("regressed", "fail")
+    assert report.failed
