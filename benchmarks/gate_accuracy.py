@@ -66,14 +66,20 @@ def run_bench(endpoint: str, model_id: str, out: Path, rounds: int, max_tokens: 
     return json.loads((out / "results.json").read_text())
 
 
-def verdicts(base: dict, head: dict) -> tuple[bool, dict[str, str]]:
+def verdicts(base: dict, head: dict, spec: str | None) -> tuple[bool, dict[str, str]]:
     """(gate failed, model-level verdict per metric); failing rows are printed."""
-    report = compare_results(base, head, parse_gate_spec(None))
+    report = compare_results(base, head, parse_gate_spec(spec))
     for row in report.rows:
         if row.verdict == "regressed" and row.tier == "fail":
             where = f"{row.model}/{row.prompt or '*'}"
             print(f"    fail: {where} {row.metric} x{row.ratio:.3f} CI [{row.ci_low}, {row.ci_high}]")
-    model_rows = {row.metric: f"{row.verdict}/{row.tier}" for row in report.rows if row.prompt is None}
+    model_rows = {
+        row.metric: f"{row.verdict}/{row.tier} x{row.ratio:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]"
+        if row.ratio is not None and row.ci_low is not None and row.ci_high is not None
+        else f"{row.verdict}/{row.tier}"
+        for row in report.rows
+        if row.prompt is None
+    }
     return report.failed, model_rows
 
 
@@ -84,6 +90,12 @@ def main() -> int:
     parser.add_argument("--slowdown", type=float, default=0.15)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument(
+        "--gate",
+        default=None,
+        help="gate spec (default: the plugin's defaults), e.g. 'tpot_median:floor=0.01ms' for the "
+        "embedded model, whose 0.13 ms TPOT sits below the default 0.1 ms floor's reach",
+    )
     args = parser.parse_args()
 
     runtime = FoundryLocalRuntime(cache_dir=Path(tempfile.mkdtemp(prefix="gate-cache-")))
@@ -94,7 +106,8 @@ def main() -> int:
     started = time.perf_counter()
     aa_fails = 0
     slow_fails = 0
-    detections = dict.fromkeys(DETECTED_METRICS, 0)
+    detections = dict.fromkeys(DETECTED_METRICS, 0)  # regressed at the fail tier
+    flagged = dict.fromkeys(DETECTED_METRICS, 0)  # regressed at any tier (warn or fail)
 
     def pair(label: str, index: int, head_url: str, tmp: str) -> tuple[bool, dict[str, str]]:
         """One base run and one head run (through ``head_url``), compared by the gate."""
@@ -108,7 +121,7 @@ def main() -> int:
             )
             for side, url in (("base", plain.url), ("head", head_url))
         ]
-        failed, rows = verdicts(*runs)
+        failed, rows = verdicts(*runs, args.gate)
         verdict_text = "  ".join(f"{m}={rows.get(m)}" for m in DETECTED_METRICS)
         print(f"{label} pair {index + 1:2d}: {'FAIL' if failed else 'pass'}  {verdict_text}", flush=True)
         return failed, rows
@@ -125,18 +138,22 @@ def main() -> int:
                 failed, rows = pair("slow", index, slow.url, tmp)
                 slow_fails += failed
                 for metric in DETECTED_METRICS:
-                    detections[metric] += rows.get(metric) == "regressed/fail"
+                    detections[metric] += str(rows.get(metric)).startswith("regressed/fail")
+                    flagged[metric] += str(rows.get(metric)).startswith("regressed")
     finally:
         runtime.close()
     print()
     print(
         f"model: {loaded.model_id}; rounds {args.rounds}; slowdown {args.slowdown:.0%}; "
-        f"{time.perf_counter() - started:.0f} s"
+        f"gate {args.gate or 'defaults'}; {time.perf_counter() - started:.0f} s"
     )
     print(f"A/A false alarms (gate failed): {aa_fails}/{args.pairs}   (target 0/{args.pairs})")
     for metric in DETECTED_METRICS:
         target = f"{args.pairs}/{args.pairs}"
-        print(f"slowdown detected on {metric}: {detections[metric]}/{args.pairs}   (target {target})")
+        print(
+            f"slowdown detected on {metric}: failed {detections[metric]}/{args.pairs}, "
+            f"flagged (warn or fail) {flagged[metric]}/{args.pairs}   (target {target})"
+        )
     print(f"slowdown runs where the gate failed: {slow_fails}/{args.pairs}")
     return 0
 

@@ -81,7 +81,7 @@ def _train_tokenizer(hf_dir: Path) -> None:
     fast.save_pretrained(hf_dir)
 
 
-def _build_hf_model(hf_dir: Path, seed: int) -> None:
+def _build_hf_model(hf_dir: Path, seed: int, hidden: int, layers: int, ffn: int) -> None:
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
@@ -90,9 +90,9 @@ def _build_hf_model(hf_dir: Path, seed: int) -> None:
     torch.manual_seed(seed)
     config = Qwen2Config(
         vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
+        hidden_size=hidden,
+        intermediate_size=ffn,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=2048,
@@ -129,13 +129,13 @@ def _fix_tokenizer_files(out_dir: Path) -> None:
         stray.unlink()
 
 
-def build(out_dir: Path, seed: int) -> None:
+def build(out_dir: Path, seed: int, hidden: int = 64, layers: int = 2, ffn: int = 128) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         hf_dir = Path(tmp) / "hf"
         onnx_dir = Path(tmp) / "onnx"
         cache_dir = Path(tmp) / "cache"
         _train_tokenizer(hf_dir)
-        _build_hf_model(hf_dir, seed)
+        _build_hf_model(hf_dir, seed, hidden, layers, ffn)
         subprocess.run(
             [
                 sys.executable,
@@ -174,6 +174,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output model folder")
     parser.add_argument("--seed", type=int, default=0, help="weight seed (another seed, another model)")
+    # A bigger (still random) model for benchmarks that need milliseconds per token,
+    # e.g. --hidden 256 --layers 4 --ffn 1024 (~17 MB); never committed.
+    parser.add_argument("--hidden", type=int, default=64, help="hidden size (4 heads, 2 KV heads)")
+    parser.add_argument("--layers", type=int, default=2, help="decoder layers")
+    parser.add_argument("--ffn", type=int, default=128, help="feed-forward size")
     parser.add_argument(
         "--check",
         action="store_true",
@@ -183,11 +188,11 @@ def main() -> int:
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp) / "model"
-            build(fresh, args.seed)
+            build(fresh, args.seed, args.hidden, args.layers, args.ffn)
             same = tree_digest(fresh) == tree_digest(args.out)
             print(f"{args.out}: {'byte-identical' if same else 'DIFFERS from a fresh build'}")
             return 0 if same else 1
-    build(args.out, args.seed)
+    build(args.out, args.seed, args.hidden, args.layers, args.ffn)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"built {args.out} ({size / 1024:.0f} KiB, sha256 {tree_digest(args.out)[:16]})")
     return 0
