@@ -69,24 +69,10 @@ FOUR_PROMPTS = [
     {"id": "slm_scenarios", "prompt": "Provide two scenarios where an SLM is preferable to an LLM."},
 ]
 
-# Inner test files, as in bench_tests/.
-LATENCY_TEST = """
-def test_latency(benchmark, foundry_generate, foundry_prompt, foundry_settings):
-    result = benchmark.pedantic(
-        foundry_generate,
-        args=(foundry_prompt,),
-        rounds=foundry_settings.rounds,
-        warmup_rounds=foundry_settings.warmup,
-        iterations=1,
-    )
-    assert result.metrics.output_tokens > 0
-    assert result.metrics.ttft_s is not None
-"""
-
-OUTPUT_TEST = """
-def test_output(foundry_generate, foundry_prompt, foundry_snapshot):
-    assert foundry_generate(foundry_prompt, temperature=0.0) == foundry_snapshot
-"""
+# Inner test files: the benchmark suite users copy, read from bench_tests/ itself, so
+# the plugin's tests exercise exactly what users run.
+LATENCY_TEST = (REPO / "bench_tests" / "test_latency.py").read_text(encoding="utf-8")
+OUTPUT_TEST = (REPO / "bench_tests" / "test_outputs.py").read_text(encoding="utf-8")
 
 # An output test without a snapshot: it only needs the model to answer.
 ANSWER_TEST = """
