@@ -30,6 +30,8 @@ APP_NAME = "pytest-foundry"
 # The host the SDK's public catalog lives on.  Offline, its DNS lookup fails at once,
 # which tells us not to ask the SDK (whose query stalls ~4.5 s, then returns nothing).
 PUBLIC_CATALOG_HOST = "api.catalog.azureml.ms"
+
+
 def byom_model_id(folder: Path) -> str:
     """A stable BYOM id for a model folder: ``<folder-name>-generic-cpu:1``-style.
 
