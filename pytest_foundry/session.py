@@ -7,7 +7,6 @@ request, and builds the results.json record at the end.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from pytest_foundry.metrics import RequestMetrics, summarize_requests
 from pytest_foundry.model_config import ModelsFile, load_models_file
 from pytest_foundry.options import Settings
 from pytest_foundry.prompts import PromptSpec, load_prompts
+from pytest_foundry.quality.annotations import output_sha256
 from pytest_foundry.results import CellRecord, ModelRecord, OutputRecord, Results, RunRecord
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
 from pytest_foundry.runtime.streaming import Generation, make_client, stream_chat
@@ -29,10 +29,6 @@ from pytest_foundry.runtime.streaming import Generation, make_client, stream_cha
 if TYPE_CHECKING:
     from pytest_foundry.gate.compare import GateReport
     from pytest_foundry.quality.annotations import Annotations
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -263,7 +259,7 @@ class FoundrySession:
 
     def adhoc_prompt(self, text: str) -> PromptSpec:
         """A PromptSpec for a prompt given as plain text in a test."""
-        return PromptSpec(id="adhoc_" + text_sha256(text)[:10], prompt=text)
+        return PromptSpec(id="adhoc_" + output_sha256(text)[:10], prompt=text)
 
     def record_latency(
         self, model: str, calls: list[tuple[PromptSpec, Generation]], measured: int
@@ -305,7 +301,7 @@ class FoundrySession:
 
         cell = self.cell(model, prompt)
         previous = cell.output
-        sha256 = text_sha256(generation.text)
+        sha256 = output_sha256(generation.text)
         quality = evaluate_output(
             generation.text,
             prompt.checks,

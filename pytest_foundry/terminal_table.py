@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_foundry.report.formatting import duration
 from pytest_foundry.results import CellRecord, Results
 
 COLUMNS = (
@@ -16,15 +17,6 @@ COLUMNS = (
     "load",
     "status",
 )
-
-
-def format_seconds(value: float | None) -> str:
-    """Milliseconds below a second, seconds above; "n/a" when unknown (never 0)."""
-    if value is None:
-        return "n/a"
-    if value < 1:
-        return f"{value * 1000:.2f} ms" if value < 0.1 else f"{value * 1000:.1f} ms"
-    return f"{value:.2f} s"
 
 
 def _stat(cell: CellRecord, metric: str, stat: str) -> float | None:
@@ -52,12 +44,12 @@ def results_table(results: Results) -> list[str]:
                 cell["model"],
                 cell["prompt"],
                 str(len(cell["samples"])),
-                format_seconds(_stat(cell, "ttft_s", "median")),
-                format_seconds(_stat(cell, "ttft_s", "p95")) + dagger,
-                format_seconds(_stat(cell, "tpot_s", "median")),
+                duration(_stat(cell, "ttft_s", "median")),
+                duration(_stat(cell, "ttft_s", "p95")) + dagger,
+                duration(_stat(cell, "tpot_s", "median")),
                 "n/a" if decode is None else f"{decode:.1f}",
-                format_seconds(_stat(cell, "e2e_s", "p95")) + dagger,
-                format_seconds(load.get(cell["model"])),
+                duration(_stat(cell, "e2e_s", "p95")) + dagger,
+                duration(load.get(cell["model"])),
                 status if len(status) <= 60 else status[:59] + "…",
             )
         )

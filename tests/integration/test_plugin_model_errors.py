@@ -35,19 +35,24 @@ def suite(inner):
     return inner
 
 
-def setup_errors(result: pytest.RunResult) -> dict[str, list[str]]:
-    """The lines of each ``ERROR at setup of <test>`` section, by test name."""
-    sections: dict[str, list[str]] = {}
+def sections(result: pytest.RunResult, header: str) -> dict[str, list[str]]:
+    """The lines of each report section whose ``___ <header> ___`` title matches, by test name."""
+    found: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in result.outlines:
-        match = re.match(r"^_+ ERROR at setup of (\S+) _+$", line)
+        match = re.match(rf"^_+ {header} _+$", line)
         if match:
-            current = sections.setdefault(match.group(1), [])
+            current = found.setdefault(match.group(1), [])
         elif re.match(r"^(_{3,}|={3,}|-{3,})", line):
             current = None
         elif current is not None and line.strip():
             current.append(line)
-    return sections
+    return found
+
+
+def setup_errors(result: pytest.RunResult) -> dict[str, list[str]]:
+    """The lines of each ``ERROR at setup of <test>`` section, by test name."""
+    return sections(result, r"ERROR at setup of (\S+)")
 
 
 def assert_model_errors(suite, result, slug: str, *fragments: str) -> str:
@@ -150,17 +155,7 @@ def test_a_native_load_error_keeps_its_reason(suite, tiny_b):
 
 def failures(result: pytest.RunResult) -> dict[str, list[str]]:
     """The lines of each failure section (``___ test_x[...] ___``), by test name."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in result.outlines:
-        match = re.match(r"^_+ (test_\S+) _+$", line)
-        if match:
-            current = sections.setdefault(match.group(1), [])
-        elif re.match(r"^(_{3,}|={3,}|-{3,})", line):
-            current = None
-        elif current is not None and line.strip():
-            current.append(line)
-    return sections
+    return sections(result, r"(test_\S+)")
 
 
 def test_a_failed_request_fails_only_its_case_with_one_line(suite):
