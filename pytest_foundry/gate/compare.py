@@ -290,6 +290,7 @@ def _samples_row(
     verdict, tier = decide(
         base=estimate.base,
         head=estimate.head,
+        ratio=estimate.ratio,
         ci_low=estimate.ci_low,
         ci_high=estimate.ci_high,
         better=metric.better,
@@ -325,7 +326,14 @@ def _aggregate_samples_row(
     base, head, ratio, low, high = geometric_mean_ratio(estimates)
     max_tier, tail_note = _tail_cap(metric, min(min(e.n_base, e.n_head) for e in estimates))
     verdict, tier = decide(
-        base=base, head=head, ci_low=low, ci_high=high, better=metric.better, rule=rule, max_tier=max_tier
+        base=base,
+        head=head,
+        ratio=ratio,
+        ci_low=low,
+        ci_high=high,
+        better=metric.better,
+        rule=rule,
+        max_tier=max_tier,
     )
     note = f"geometric mean over {plural(len(estimates), 'prompt')}" + (f"; {tail_note}" if tail_note else "")
     n_base, n_head = sum(e.n_base for e in estimates), sum(e.n_head for e in estimates)
@@ -361,7 +369,9 @@ def _single_value_row(
             verdict="inconclusive", tier=None, note=f"no value in the {_run_name(side)}",
         )  # fmt: skip
     ratio = _ratio(base, head)
-    verdict, tier = decide(base=base, head=head, ci_low=ratio, ci_high=ratio, better=metric.better, rule=rule)
+    verdict, tier = decide(
+        base=base, head=head, ratio=ratio, ci_low=ratio, ci_high=ratio, better=metric.better, rule=rule
+    )
     return GateRow(
         model, prompt, metric.name, base, head, ratio, None, None, n_base, n_head,
         verdict=verdict, tier=tier, note=note,

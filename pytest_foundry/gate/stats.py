@@ -150,8 +150,10 @@ def geometric_mean_ratio(estimates: Sequence[RatioEstimate]) -> tuple[float, flo
     """Combine cells: geometric means of base, head and ratio, and the CI of the latter.
 
     Every prompt weighs the same whatever its length or sample count, and the CI comes from
-    the cells' own resampled ratios (a stratified bootstrap), so it narrows as prompts agree.
-    It is read at the widest tail of the cells (the one with the fewest samples).
+    the cells' own resampled ratios (a stratified bootstrap: the prompt set is fixed, each
+    prompt is a stratum), so it narrows as prompts agree.  It is read at the widest tail of
+    the cells (the one with the fewest samples).  Drift of the runner between two runs is
+    not in any run's samples: measure both runs in lockstep to cancel it (docs/gate.md).
     Returns (base, head, ratio, ci_low, ci_high).
     """
     base = math.exp(sum(math.log(e.base) for e in estimates) / len(estimates))
@@ -166,6 +168,7 @@ def decide(
     *,
     base: float,
     head: float,
+    ratio: float,
     ci_low: float,
     ci_high: float,
     better: Better,
@@ -174,39 +177,37 @@ def decide(
 ) -> tuple[Verdict, Tier | None]:
     """The verdict and tier of one comparison.
 
-    Regressed: the head moved the bad way by at least the floor AND the whole CI of the ratio
-    lies at or beyond the smallest threshold the bad way; its tier is the highest one whose
-    threshold the CI clears, capped at ``max_tier``.  Improved: the same, the good way (1 - t
-    for lower-is-better, 1 + t for higher-is-better).  Otherwise unchanged.  Single values
-    pass ci_low = ci_high.
+    A change *reaches* a threshold t the bad way when both hold:
+      * the measured ratio is at or beyond it (1 + t for lower-is-better, 1 - t for
+        higher-is-better);
+      * the whole CI lies beyond half of it (1 + t/2, or 1 - t/2), so noise alone cannot
+        carry a change over the line; at t = 0 the CI must exclude 1.
+    Regressed: the head moved the bad way by at least the floor and the change reaches the
+    smallest threshold; its tier is the highest one reached, capped at ``max_tier``.
+    Improved: the same, the good way.  Otherwise unchanged.  Single values pass
+    ci_low = ci_high = ratio.
     """
     delta = head - base
-    worse_by = delta if better == "lower" else -delta
     if abs(delta) + _EPSILON < rule.floor or delta == 0:
         return "unchanged", None
+    lower = better == "lower"
 
-    def beyond_bad(threshold: float) -> bool:
-        if better == "lower":
-            return ci_low >= 1.0 + threshold - _EPSILON
-        return ci_high <= 1.0 - threshold + _EPSILON
+    def reaches(threshold: float, bad: bool) -> bool:
+        upward = lower == bad  # the ratio grows when lower-is-better gets worse
+        if upward:
+            margin = ci_low > 1.0 if threshold == 0 else ci_low >= 1.0 + threshold / 2 - _EPSILON
+            return ratio >= 1.0 + threshold - _EPSILON and margin
+        margin = ci_high < 1.0 if threshold == 0 else ci_high <= 1.0 - threshold / 2 + _EPSILON
+        return ratio <= 1.0 - threshold + _EPSILON and margin
 
-    def beyond_good(threshold: float) -> bool:
-        if better == "lower":
-            return ci_high <= 1.0 - threshold + _EPSILON
-        return ci_low >= 1.0 + threshold - _EPSILON
-
+    worse_by = delta if lower else -delta
     smallest = rule.smallest_threshold
-    if worse_by > 0 and beyond_bad(smallest) and not (smallest == 0 and _touches_one(ci_low, ci_high)):
-        if rule.fail is not None and beyond_bad(rule.fail):
+    if worse_by > 0 and reaches(smallest, bad=True):
+        if rule.fail is not None and reaches(rule.fail, bad=True):
             return "regressed", max_tier
-        if rule.warn is not None and beyond_bad(rule.warn):
+        if rule.warn is not None and reaches(rule.warn, bad=True):
             return "regressed", "warn"
         return "regressed", None
-    if worse_by < 0 and beyond_good(smallest) and not (smallest == 0 and _touches_one(ci_low, ci_high)):
+    if worse_by < 0 and reaches(smallest, bad=False):
         return "improved", None
     return "unchanged", None
-
-
-def _touches_one(ci_low: float, ci_high: float) -> bool:
-    """With a 0 % threshold the CI must exclude "no change" itself, not merely reach it."""
-    return ci_low <= 1.0 <= ci_high
