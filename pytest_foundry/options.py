@@ -80,6 +80,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "compare this run with baseline NAME or a results.json PATH and gate on it",
         metavar="NAME|PATH",
     ),
+    OptionSpec(
+        "lockstep",
+        "take turns, request by request, with another pytest run given the same FILE: run base "
+        "and head at the same time so the runner's speed drift hits both alike",
+        metavar="FILE",
+    ),
     OptionSpec("compare-force", "compare even when machine/runtime/model fingerprints differ", flag=True),
     OptionSpec("gate", "gate thresholds, e.g. 'ttft_p95:+10%:fail, decode_tps:-5%:warn'", metavar="SPEC"),
     OptionSpec("checks", "what a failing deterministic check does: report (default) or fail", metavar="MODE"),
@@ -120,6 +126,7 @@ class Settings:
     annotations: Path | None
     judge: str | None
     judge_repeats: int
+    lockstep: Path | None = None
     temperature: float = 0.0
 
 
@@ -248,6 +255,7 @@ def resolve_settings(
         annotations=path("annotations"),
         judge=text("judge") or None,
         judge_repeats=parsed("judge-repeats", 1, lambda n, v: _int(n, v, 1)),
+        lockstep=path("lockstep"),
     )
 
 

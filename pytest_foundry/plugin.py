@@ -85,7 +85,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     foundry = _session(session.config)
     try:
-        foundry.finish()
+        foundry.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     finally:
         foundry.close()
     if foundry.failed_gate and session.exitstatus == pytest.ExitCode.OK:
@@ -187,7 +187,9 @@ def foundry_prompt(request: pytest.FixtureRequest) -> PromptSpec:
 @pytest.fixture
 def foundry_client(foundry_model: LoadedModel, foundry_session: FoundrySession) -> Any:
     """An ``openai.OpenAI`` client bound to the model's base URL (use
-    ``foundry_model.model_id`` as the model name)."""
+    ``foundry_model.model_id`` as the model name).  Requests made with it directly are
+    not measured and, under ``--foundry-lockstep``, do not take turns: prefer
+    ``foundry_generate``."""
     return foundry_session.models[foundry_model.slug].client
 
 

@@ -115,6 +115,14 @@ class CellRecord(TypedDict):
     output: OutputRecord | None
 
 
+class LockstepRecord(TypedDict):
+    seat: int | None  # 0: the host (took the first turn), 1: the guest
+    partnered_turns: int  # requests (and loads) taken in turn with the partner run
+    solo_turns: int  # taken alone: no partner yet, or it had left
+    waited_s: float
+    note: str | None  # why the run went on alone, if it did
+
+
 class RunRecord(TypedDict):
     backend: Literal["foundry-local", "endpoint"]
     endpoint: str | None
@@ -128,6 +136,7 @@ class RunRecord(TypedDict):
     price_per_kwh: float
     prompts_file: str | None
     models_file: str | None
+    lockstep: NotRequired[LockstepRecord]  # only with --foundry-lockstep
 
 
 class FingerprintRecord(TypedDict):

@@ -8,6 +8,7 @@ request, and builds the results.json record at the end.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,13 +17,21 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from pytest_foundry.errors import FoundryError, ModelError, RequestTimeout, one_line
+from pytest_foundry.lockstep import Lockstep
 from pytest_foundry.matrix import default_model_names, model_requests
 from pytest_foundry.metrics import RequestMetrics, summarize_requests
 from pytest_foundry.model_config import ModelsFile, load_models_file
 from pytest_foundry.options import Settings
 from pytest_foundry.prompts import PromptSpec, load_prompts
 from pytest_foundry.quality.annotations import output_sha256
-from pytest_foundry.results import CellRecord, ModelRecord, OutputRecord, Results, RunRecord
+from pytest_foundry.results import (
+    CellRecord,
+    LockstepRecord,
+    ModelRecord,
+    OutputRecord,
+    Results,
+    RunRecord,
+)
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
 from pytest_foundry.runtime.streaming import Generation, make_client, stream_chat
 
@@ -102,6 +111,7 @@ class FoundrySession:
 
             self.annotations = load_annotations(settings.annotations, missing_ok=True)
         self.gate_report: GateReport | None = None
+        self.lockstep: Lockstep | None = Lockstep(settings.lockstep) if settings.lockstep else None
         self.cells: dict[tuple[str, str], CellState] = {}
         self.created_at = datetime.now(UTC)
         self.progress: ProgressCallback | None = None
@@ -126,6 +136,8 @@ class FoundrySession:
 
     def close(self) -> None:
         """Unload every model and stop the runtime (idempotent, never raises)."""
+        if self.lockstep is not None:
+            self.lockstep.close()
         runtime, self.runtime = self.runtime, None
         if runtime is None:
             return
@@ -154,13 +166,14 @@ class FoundrySession:
         if state.loaded is not None and not state.released:
             return state
         try:
-            runtime = self.ensure_runtime()
-            from pytest_foundry.memory import current_rss
+            with self.turn():  # a load is heavy: never while the lockstep partner measures
+                runtime = self.ensure_runtime()
+                from pytest_foundry.memory import current_rss
 
-            # RSS before load: the baseline the model's memory delta is measured from.
-            state.memory_pid = runtime.memory_pid()
-            state.rss_before_load = current_rss(state.memory_pid) if state.memory_pid else None
-            state.loaded = runtime.load(state.request, self.progress)
+                # RSS before load: the baseline the model's memory delta is measured from.
+                state.memory_pid = runtime.memory_pid()
+                state.rss_before_load = current_rss(state.memory_pid) if state.memory_pid else None
+                state.loaded = runtime.load(state.request, self.progress)
             state.released = False
             state.loads += 1
             state.client = make_client(state.loaded.base_url, self.settings.timeout_s)
@@ -211,12 +224,17 @@ class FoundrySession:
             )
 
         if state.memory_pid is None:
-            return request()  # no process to watch: memory stays "n/a"
-        with RssSampler(state.memory_pid) as sampler:
+            with self.turn():
+                return request()  # no process to watch: memory stays "n/a"
+        with self.turn(), RssSampler(state.memory_pid) as sampler:
             generation = request()
         if sampler.peak_bytes is not None:
             state.peak_rss = max(state.peak_rss or 0, sampler.peak_bytes)
         return generation
+
+    def turn(self) -> AbstractContextManager[None]:
+        """With --foundry-lockstep, wait for this run's turn; otherwise go straight on."""
+        return self.lockstep.turn() if self.lockstep is not None else nullcontext()
 
     def cell(self, model: str, prompt: PromptSpec) -> CellState:
         key = (model, prompt.id)
@@ -465,6 +483,15 @@ class FoundrySession:
             prompts_file=str(s.prompts_file) if s.prompts_file else None,
             models_file=str(s.models_file) if s.models_file else None,
         )
+        if self.lockstep is not None:
+            stats = self.lockstep.stats
+            run["lockstep"] = LockstepRecord(
+                seat=stats.seat,
+                partnered_turns=stats.partnered_turns,
+                solo_turns=stats.solo_turns,
+                waited_s=round(stats.waited_s, 6),
+                note=stats.note,
+            )
         from pytest_foundry.results import SCHEMA_NAME, SCHEMA_VERSION
 
         return Results(
@@ -483,9 +510,18 @@ class FoundrySession:
     def used(self) -> bool:
         return bool(self.cells) or any(s.loads or s.error for s in self.models.values())
 
-    def finish(self) -> None:
+    def finish(self, *, interrupted: bool = False) -> None:
         """After the tests: judge the outputs, build the results, write the report,
         save/compare baselines.  Problems become one-line messages, never raised."""
+        if self.lockstep is not None:
+            if interrupted:
+                self.lockstep.close()  # Ctrl-C: leave now, the partner goes on alone
+            else:
+                # Measuring is over: wait for the partner's last requests before the
+                # CPU-heavy steps below (and the judge, whose requests need no turns).
+                self.lockstep.finish()
+            if self.lockstep.stats.seat is not None:
+                self.notes.append(self.lockstep.summary())
         if not self.used:
             return
         if self.settings.judge:

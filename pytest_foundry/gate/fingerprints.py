@@ -52,6 +52,25 @@ def soft_differences(base: Results, head: Results) -> list[str]:
         before, after = base["run"].get(key), head["run"].get(key)
         if before != after:
             notes.append(f"runs differ in {key} ({before} in the baseline, {after} now)")
+    return notes + lockstep_notes(base, head)
+
+
+def lockstep_notes(base: Results, head: Results) -> list[str]:
+    """Where the runs were not measured in lockstep all along, drift is not cancelled."""
+    sides = (("baseline", base["run"].get("lockstep")), ("head", head["run"].get("lockstep")))
+    with_lockstep = [label for label, lockstep in sides if lockstep is not None]
+    if len(with_lockstep) == 1:
+        side = with_lockstep[0]
+        return [f"only the {side} run was measured in lockstep: drift between the runs is not cancelled"]
+    notes: list[str] = []
+    for label, lockstep in sides:
+        if lockstep is not None and lockstep["solo_turns"]:
+            total = lockstep["partnered_turns"] + lockstep["solo_turns"]
+            reason = f" ({lockstep['note']})" if lockstep["note"] else ""
+            notes.append(
+                f"the {label} run took {lockstep['solo_turns']} of {total} turns without its lockstep "
+                f"partner{reason}: drift between the runs is cancelled only for the others"
+            )
     return notes
 
 

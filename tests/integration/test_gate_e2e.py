@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -108,3 +112,105 @@ def test_proxy_slowed_head_fails_the_run_with_a_verdict_table(gated, foundry_web
     gate_md = (gated.report / "gate.md").read_text(encoding="utf-8")
     assert "regressed" in gate_md
     gated.assert_no_traceback(head)
+
+
+def test_lockstep_runs_take_turns_and_compare(inner):
+    """Base and head started together with one lockstep file alternate request by request;
+    the standalone compare then gates head against base."""
+    inner.write_prompts(inner.FOUR_PROMPTS[:2])
+    inner.pytester.makepyfile(test_latency=inner.LATENCY_TEST)
+    inner.fast = ["--foundry-rounds=5", "--foundry-warmup=1", "--foundry-max-tokens=16"]
+    lockstep = inner.pytester.path / "pair.lock"
+    sides = ("base", "head")
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                *inner.args(f"--foundry-lockstep={lockstep}", f"--foundry-report={side}"),
+                f"--basetemp={inner.basetemp / side}",
+            ],
+            cwd=inner.pytester.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for side in sides
+    ]
+    outputs = [process.communicate(timeout=180)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+
+    records = {
+        side: json.loads((inner.pytester.path / side / "results.json").read_text(encoding="utf-8"))
+        for side in sides
+    }
+    turns = [records[side]["run"]["lockstep"] for side in sides]
+    # 1 load + 1 cold request + 1 warm-up, then per prompt 1 warm-up round + 5 rounds.
+    assert [t["partnered_turns"] for t in turns] == [15, 15]
+    assert [t["solo_turns"] for t in turns] == [0, 0]
+    assert sorted(t["seat"] for t in turns) == [0, 1]
+    for output in outputs:
+        assert re.search(r"^lockstep \((host|guest)\): 15 turns with the partner, 0 alone$", output, re.M)
+        assert "Traceback" not in output
+    assert not lockstep.exists()
+
+    compared = subprocess.run(
+        [sys.executable, "-m", "pytest_foundry", "compare", "base", "head", "--gate", "*:100%:fail"],
+        cwd=inner.pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "foundry gate vs baseline" in compared.stdout
+
+
+# The head side stops with Ctrl-C at its third prompt; the base side must finish alone.
+INTERRUPTIBLE_TEST = """
+import os
+
+
+def test_answer(foundry_generate, foundry_prompt):
+    if foundry_prompt.id == os.environ.get("INTERRUPT_AT"):
+        raise KeyboardInterrupt
+    for _ in range(3):
+        assert foundry_generate(foundry_prompt).metrics.output_tokens > 0
+"""
+
+
+def test_a_partner_interrupted_mid_run_leaves_the_other_to_finish_alone(inner):
+    inner.write_prompts()
+    inner.pytester.makepyfile(test_answer=INTERRUPTIBLE_TEST)
+    inner.fast = ["--foundry-rounds=3", "--foundry-warmup=0", "--foundry-max-tokens=16"]
+    lockstep = inner.pytester.path / "pair.lock"
+    processes = {}
+    for side, interrupt_at in (("base", ""), ("head", "size_latency")):
+        processes[side] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                *inner.args(f"--foundry-lockstep={lockstep}", f"--foundry-report={side}"),
+                f"--basetemp={inner.basetemp / side}",
+            ],
+            cwd=inner.pytester.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "INTERRUPT_AT": interrupt_at},
+        )
+    outputs = {side: process.communicate(timeout=180)[0] for side, process in processes.items()}
+
+    assert processes["head"].returncode == pytest.ExitCode.INTERRUPTED, outputs["head"]
+    assert processes["base"].returncode == 0, outputs["base"]
+    base = json.loads((inner.pytester.path / "base" / "results.json").read_text(encoding="utf-8"))
+    turns = base["run"]["lockstep"]
+    # Load, cold request, then 3 requests per prompt: the head took its turns up to the
+    # third prompt, the base the rest alone.
+    assert turns["partnered_turns"] + turns["solo_turns"] == 2 + 4 * 3
+    assert turns["partnered_turns"] >= 2 + 2 * 3
+    assert turns["solo_turns"] >= 3
+    assert turns["note"] == "the partner run stopped before it finished (failed or interrupted)"
+    assert all(cell["status"] in ("ok", "truncated") for cell in base["cells"])
+    assert "Traceback" not in outputs["base"]

@@ -70,6 +70,28 @@ class TestFingerprints:
         assert "runs differ in max_tokens (64 in the baseline, 256 now)" in warnings
         assert "runs differ in Python (3.11.7 in the baseline, 3.12.1 now)" in warnings
 
+    @staticmethod
+    def lockstep(partnered: int, solo: int, note: str | None = None) -> dict[str, Any]:
+        return {"seat": 0, "partnered_turns": partnered, "solo_turns": solo, "waited_s": 1.0, "note": note}
+
+    def test_runs_measured_in_lockstep_all_along_need_no_warning(self) -> None:
+        base, head = synthetic_run(1), synthetic_run(2)
+        base["run"]["lockstep"], head["run"]["lockstep"] = self.lockstep(40, 0), self.lockstep(40, 0)
+        assert compare_results(base, head).warnings == []
+
+    def test_turns_taken_alone_or_one_sided_lockstep_are_warnings(self) -> None:
+        base, head = synthetic_run(1), synthetic_run(2)
+        base["run"]["lockstep"] = self.lockstep(30, 10, "no partner joined within 120 s")
+        head["run"]["lockstep"] = self.lockstep(40, 0)
+        assert compare_results(base, head).warnings == [
+            "the baseline run took 10 of 40 turns without its lockstep partner (no partner joined "
+            "within 120 s): drift between the runs is cancelled only for the others"
+        ]
+        del base["run"]["lockstep"]
+        assert compare_results(base, head).warnings == [
+            "only the head run was measured in lockstep: drift between the runs is not cancelled"
+        ]
+
 
 class TestMissing:
     def test_models_and_prompts_on_one_side_only(self) -> None:
