@@ -114,16 +114,12 @@ def test_proxy_slowed_head_fails_the_run_with_a_verdict_table(gated, foundry_web
     gated.assert_no_traceback(head)
 
 
-def test_lockstep_runs_take_turns_and_compare(inner):
-    """Base and head started together with one lockstep file alternate request by request;
-    the standalone compare then gates head against base."""
-    inner.write_prompts(inner.FOUR_PROMPTS[:2])
-    inner.pytester.makepyfile(test_latency=inner.LATENCY_TEST)
-    inner.fast = ["--foundry-rounds=5", "--foundry-warmup=1", "--foundry-max-tokens=16"]
+def run_in_lockstep(inner, envs: dict[str, dict[str, str]]) -> tuple[dict, dict[str, str]]:
+    """Start one inner run per side at once, all with the same lockstep file; each
+    reports into a folder named after its side.  Returns (return codes, outputs)."""
     lockstep = inner.pytester.path / "pair.lock"
-    sides = ("base", "head")
-    processes = [
-        subprocess.Popen(
+    processes = {
+        side: subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -135,11 +131,23 @@ def test_lockstep_runs_take_turns_and_compare(inner):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env={**os.environ, **env},
         )
-        for side in sides
-    ]
-    outputs = [process.communicate(timeout=180)[0] for process in processes]
-    assert [process.returncode for process in processes] == [0, 0], outputs
+        for side, env in envs.items()
+    }
+    outputs = {side: process.communicate(timeout=180)[0] for side, process in processes.items()}
+    return {side: process.returncode for side, process in processes.items()}, outputs
+
+
+def test_lockstep_runs_take_turns_and_compare(inner):
+    """Base and head started together with one lockstep file alternate request by request;
+    the standalone compare then gates head against base."""
+    inner.write_prompts(inner.FOUR_PROMPTS[:2])
+    inner.pytester.makepyfile(test_latency=inner.LATENCY_TEST)
+    inner.fast = ["--foundry-rounds=5", "--foundry-warmup=1", "--foundry-max-tokens=16"]
+    sides = ("base", "head")
+    codes, outputs = run_in_lockstep(inner, {side: {} for side in sides})
+    assert codes == {"base": 0, "head": 0}, outputs
 
     records = {
         side: json.loads((inner.pytester.path / side / "results.json").read_text(encoding="utf-8"))
@@ -150,10 +158,10 @@ def test_lockstep_runs_take_turns_and_compare(inner):
     assert [t["partnered_turns"] for t in turns] == [15, 15]
     assert [t["solo_turns"] for t in turns] == [0, 0]
     assert sorted(t["seat"] for t in turns) == [0, 1]
-    for output in outputs:
+    for output in outputs.values():
         assert re.search(r"^lockstep \((host|guest)\): 15 turns with the partner, 0 alone$", output, re.M)
         assert "Traceback" not in output
-    assert not lockstep.exists()
+    assert not (inner.pytester.path / "pair.lock").exists()
 
     compared = subprocess.run(
         [sys.executable, "-m", "pytest_foundry", "compare", "base", "head", "--gate", "*:100%:fail"],
@@ -183,27 +191,10 @@ def test_a_partner_interrupted_mid_run_leaves_the_other_to_finish_alone(inner):
     inner.write_prompts()
     inner.pytester.makepyfile(test_answer=INTERRUPTIBLE_TEST)
     inner.fast = ["--foundry-rounds=3", "--foundry-warmup=0", "--foundry-max-tokens=16"]
-    lockstep = inner.pytester.path / "pair.lock"
-    processes = {}
-    for side, interrupt_at in (("base", ""), ("head", "size_latency")):
-        processes[side] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                *inner.args(f"--foundry-lockstep={lockstep}", f"--foundry-report={side}"),
-                f"--basetemp={inner.basetemp / side}",
-            ],
-            cwd=inner.pytester.path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "INTERRUPT_AT": interrupt_at},
-        )
-    outputs = {side: process.communicate(timeout=180)[0] for side, process in processes.items()}
+    codes, outputs = run_in_lockstep(inner, {"base": {}, "head": {"INTERRUPT_AT": "size_latency"}})
 
-    assert processes["head"].returncode == pytest.ExitCode.INTERRUPTED, outputs["head"]
-    assert processes["base"].returncode == 0, outputs["base"]
+    assert codes["head"] == pytest.ExitCode.INTERRUPTED, outputs["head"]
+    assert codes["base"] == 0, outputs["base"]
     base = json.loads((inner.pytester.path / "base" / "results.json").read_text(encoding="utf-8"))
     turns = base["run"]["lockstep"]
     # Load, cold request, then 3 requests per prompt: the head took its turns up to the
