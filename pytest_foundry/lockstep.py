@@ -66,6 +66,7 @@ class Lockstep:
         self._joined = False
         self._has_turn = False
         self._partner_done = False
+        self._closed = False  # after finish/close, requests (the judge's) are not turns
 
     # -- joining ---------------------------------------------------------------------
     def join(self) -> None:
@@ -153,6 +154,9 @@ class Lockstep:
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
         """Wait for this run's turn, run the block, pass the turn on (also on errors)."""
+        if self._closed:
+            yield
+            return
         self.join()
         self._wait_for_turn()
         partnered = self.partnered
@@ -222,6 +226,7 @@ class Lockstep:
             self.close()
 
     def close(self) -> None:
+        self._closed = True
         self._partner_done = True
         if self._socket is not None:
             with contextlib.suppress(OSError):

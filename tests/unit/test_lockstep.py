@@ -106,6 +106,9 @@ def test_without_a_partner_a_run_measures_alone(tmp_path: Path) -> None:
 
     assert (lockstep.stats.partnered_turns, lockstep.stats.solo_turns) == (0, 3)
     assert lockstep.stats.note == "no partner joined within 0.2 s"
+    with lockstep.turn():  # after finish (the judge's requests): no longer counted
+        pass
+    assert (lockstep.stats.partnered_turns, lockstep.stats.solo_turns) == (0, 3)
     assert not (tmp_path / "pair.lock").exists()
 
 
