@@ -53,6 +53,8 @@ from pytest_foundry.slow_proxy import SlowProxy  # noqa: E402
 DETECTED_METRICS = ("tpot_median", "e2e_p50", "e2e_p95")
 KINDS = ("aa", "slow")
 LABELS = {"aa": "A/A ", "slow": "slow"}
+# (kind, index, base results, head results): one pair of runs, measured or kept.
+Pair = tuple[str, int, dict[str, Any], dict[str, Any]]
 
 
 @dataclass
@@ -166,7 +168,7 @@ def describe(report: GateReport) -> str:
 @contextmanager
 def measured_pairs(
     args: argparse.Namespace,
-) -> Iterator[Iterator[tuple[str, int, dict[str, Any], dict[str, Any]]]]:
+) -> Iterator[Iterator[Pair]]:
     """(kind, index, base results, head results) for every pair, measured now."""
     runtime = FoundryLocalRuntime(cache_dir=Path(tempfile.mkdtemp(prefix="gate-cache-")))
     path = Path(args.model).resolve() if args.model != EMBEDDED_ALIAS else None
@@ -181,7 +183,7 @@ def measured_pairs(
         ):
             prompts = bench_prompts(args.max_tokens, Path(tmp))
 
-            def pairs() -> Iterator[tuple[str, int, dict[str, Any], dict[str, Any]]]:
+            def pairs() -> Iterator[Pair]:
                 for index in range(args.pairs):
                     for kind, head_url in (("aa", plain.url), ("slow", slow.url)):
                         lockstep = Path(tmp, f"{kind}-{index}.lock") if args.mode == "lockstep" else None
@@ -203,13 +205,13 @@ def measured_pairs(
 
 
 @contextmanager
-def kept_pairs(folder: Path) -> Iterator[Iterator[tuple[str, int, dict[str, Any], dict[str, Any]]]]:
+def kept_pairs(folder: Path) -> Iterator[Iterator[Pair]]:
     """The pairs a ``--keep`` run stored, in the order they were measured."""
     bases = sorted(folder.glob("*-base.json"), key=lambda p: (int(p.name.split("-")[1]), p.name))
     if not bases:
         raise SystemExit(f"{folder}: no kept runs (*-base.json) found")
 
-    def pairs() -> Iterator[tuple[str, int, dict[str, Any], dict[str, Any]]]:
+    def pairs() -> Iterator[Pair]:
         for base_path in bases:
             kind, index, _ = base_path.name.split("-")
             head_path = base_path.with_name(base_path.name.replace("-base.json", "-head.json"))
