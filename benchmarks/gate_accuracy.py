@@ -48,7 +48,7 @@ from pytest_foundry.prompts import load_prompts  # noqa: E402
 from pytest_foundry.runtime.base import ModelRequest  # noqa: E402
 from pytest_foundry.runtime.embedded import EMBEDDED_ALIAS  # noqa: E402
 from pytest_foundry.runtime.foundry_local import FoundryLocalRuntime  # noqa: E402
-from pytest_foundry.slow_proxy import SlowProxy  # noqa: E402
+from tests.support.slow_proxy import SlowProxy  # noqa: E402
 
 DETECTED_METRICS = ("tpot_median", "e2e_p50", "e2e_p95")
 KINDS = ("aa", "slow")

@@ -1,33 +1,28 @@
 """``pytest-foundry`` / ``python -m pytest_foundry``: work with saved results, without models.
 
     pytest-foundry report RESULTS.json [--format md|html|csv|json ...] [--out DIR]
+    pytest-foundry compare BASE HEAD [--gate SPEC] [--markdown FILE] ...
 
 Errors are one line on stderr (``pytest-foundry: error: ...``) and exit status 2.
-
-Other modules add subcommands through a hook: each module named in ``OPTIONAL_COMMANDS``
-that exists must define ``add_parser(subparsers) -> None``, which adds its parser and sets
-``func`` (``args -> int``) as its default.  A module that is not there (e.g. the gate's
-``compare`` command, not installed yet) simply adds no subcommand.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pytest_foundry import __version__
 from pytest_foundry.errors import FoundryError, one_line
+from pytest_foundry.gate import compare_command
 from pytest_foundry.report.writer import FILE_NAMES, FORMATS, write_report
 from pytest_foundry.results_file import load_results
 
 PROG = "pytest-foundry"
-OPTIONAL_COMMANDS: tuple[str, ...] = ("pytest_foundry.gate.compare_command",)
-
-AddParser = Callable[[Any], None]
+# Each adds its sub-command's parser and sets ``func`` (``args -> int``) as its default.
+COMMANDS: tuple[Callable[[Any], None], ...] = (compare_command.add_parser,)
 
 
 def _report_command(args: argparse.Namespace) -> int:
@@ -64,22 +59,6 @@ def _add_report_parser(subparsers: Any) -> None:
     parser.set_defaults(func=_report_command)
 
 
-def _optional_command(module_name: str) -> AddParser | None:
-    """``add_parser`` of an optional command module, or None when the module is absent.
-
-    Only the absence of that module (or its package) is tolerated: an ImportError raised
-    from inside an existing module is a bug and propagates.
-    """
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        parents = {module_name.rsplit(".", depth)[0] for depth in range(module_name.count(".") + 1)}
-        if exc.name in parents:
-            return None
-        raise
-    return cast(AddParser, module.add_parser)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -88,10 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_report_parser(subparsers)
-    for module_name in OPTIONAL_COMMANDS:
-        add_parser = _optional_command(module_name)
-        if add_parser is not None:
-            add_parser(subparsers)
+    for add_parser in COMMANDS:
+        add_parser(subparsers)
     return parser
 
 

@@ -13,8 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from pytest_foundry.errors import ConfigError
 
 
@@ -54,6 +52,8 @@ def json_path(parts: Iterable[str | int]) -> str:
 
 def validate_json(data: Any, schema_name: str, source: str | Path) -> None:
     """Validate against a shipped schema; the first (most relevant) error, as one line."""
+    import jsonschema  # here: it costs ~0.2 s to import, and most runs read no JSON file
+
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from pytest_foundry.metric_catalog import GAP, REQUEST_METRICS
+
 # Below this many samples p95/p99 interpolate between too few points to mean much.
 TAIL_PERCENTILE_MIN_SAMPLES = 20
 NS_PER_S = 1_000_000_000
@@ -139,21 +141,12 @@ def summarize(values: Iterable[float | None]) -> Summary | None:
     )
 
 
-# The per-request metrics that get a Summary, with the direction in which they improve.
-SUMMARISED_METRICS: dict[str, str] = {
-    "ttft_s": "lower",
-    "tpot_s": "lower",
-    "e2e_s": "lower",
-    "decode_tps": "higher",
-    "e2e_tps": "higher",
-    "output_tokens": "higher",
-}
-
-
 def summarize_requests(requests: Sequence[RequestMetrics]) -> dict[str, Summary]:
-    """One Summary per metric in SUMMARISED_METRICS (metrics with no values are left out)."""
+    """One Summary per metric of the catalogue's REQUEST_METRICS, plus the gaps
+    (``gap_s``, over every gap of every request); metrics with no values are left out."""
     summaries: dict[str, Summary] = {}
-    for name in SUMMARISED_METRICS:
+    for metric in REQUEST_METRICS:
+        name = metric.field
         summary = summarize(
             float(getattr(r, name)) if getattr(r, name) is not None else None for r in requests
         )
@@ -162,5 +155,5 @@ def summarize_requests(requests: Sequence[RequestMetrics]) -> dict[str, Summary]
     gaps = [gap for r in requests for gap in r.gaps_s]
     gap_summary = summarize(gaps)
     if gap_summary is not None:
-        summaries["gap_s"] = gap_summary
+        summaries[GAP.field] = gap_summary
     return summaries

@@ -51,7 +51,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="FILE",
     ),
     OptionSpec("rounds", "measured rounds per model x prompt (default 10)", env="BENCH_ROUNDS", metavar="N"),
-    OptionSpec("warmup", "untimed warm-up rounds per model x prompt (default 1)", metavar="N"),
+    OptionSpec(
+        "warmup",
+        "warm-up rounds per model x prompt before the measured rounds of a latency test; "
+        "recorded apart, never in the statistics (default 1)",
+        metavar="N",
+    ),
+    OptionSpec(
+        "model-warmup",
+        "untimed requests right after a model loads, after the cold-start one (default 1)",
+        metavar="N",
+    ),
     OptionSpec(
         "max-tokens", "output token budget per request (default 128)", env="BENCH_MAX_TOKENS", metavar="N"
     ),
@@ -108,6 +118,7 @@ class Settings:
     prompts_file: Path | None
     rounds: int
     warmup: int
+    model_warmup: int
     max_tokens: int
     seed: int
     timeout_s: float
@@ -235,6 +246,7 @@ def resolve_settings(
         prompts_file=path("prompts"),
         rounds=parsed("rounds", 10, lambda n, v: _int(n, v, 1)),
         warmup=parsed("warmup", 1, lambda n, v: _int(n, v, 0)),
+        model_warmup=parsed("model-warmup", 1, lambda n, v: _int(n, v, 0)),
         max_tokens=parsed("max-tokens", 128, lambda n, v: _int(n, v, 1)),
         seed=parsed("seed", 42, lambda n, v: _int(n, v, 0)),
         timeout_s=parsed("timeout", 120.0, _float),

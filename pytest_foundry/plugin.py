@@ -2,29 +2,35 @@
 
 Registered through the ``pytest11`` entry point.  All run state lives in one
 FoundrySession under ``SESSION_KEY``; the logic lives in modules that never import
-pytest (options, session, matrix, metrics, runtime, snapshots, report, gate, quality).
+pytest.  Importing this module imports no heavy library (openai, httpx, jsonschema,
+numpy, psutil, matplotlib, scipy, the SDK): a pytest run that uses no foundry fixture
+pays nothing for the plugin being installed.
 """
 
 from __future__ import annotations
 
-import platform
+import warnings
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from pytest_foundry.errors import FoundryError
 from pytest_foundry.options import Settings, register_options, settings_from_config
-from pytest_foundry.prompts import PromptSpec
-from pytest_foundry.runtime import LoadedModel, create_runtime
-from pytest_foundry.runtime.streaming import Generation
-from pytest_foundry.session import FoundrySession
 
-SESSION_KEY = pytest.StashKey[FoundrySession]()
+if TYPE_CHECKING:
+    from pytest_foundry.prompts import PromptSpec
+    from pytest_foundry.runtime.base import LoadedModel
+    from pytest_foundry.runtime.streaming import Generation
+    from pytest_foundry.session import FoundrySession
+
+SESSION_KEY = pytest.StashKey["FoundrySession"]()
 # Failed deterministic checks of the outputs a test generated.
 FAILED_CHECKS_KEY = pytest.StashKey[list[str]]()
 
-Generate = Callable[..., Generation]
+Generate = Callable[..., "Generation"]
+T = TypeVar("T")
 
 
 def _session(config: pytest.Config) -> FoundrySession:
@@ -37,17 +43,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from pytest_foundry.plugin_adapters import download_progress
+    from pytest_foundry.runtime import create_runtime
+    from pytest_foundry.session import FoundrySession
+
     try:
-        settings = settings_from_config(config)
         session = FoundrySession(
-            settings,
+            settings_from_config(config),
             lambda s: create_runtime(s.endpoint, s.cache_dir),
             base_dir=config.invocation_params.dir,
+            progress=download_progress(config),
         )
     except FoundryError as exc:
         # Bad options, prompts/models files, gate spec or baseline: one line, no traceback.
         raise pytest.UsageError(str(exc)) from None
-    session.progress = _download_progress(config)
     config.stash[SESSION_KEY] = session
 
 
@@ -59,14 +68,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    from pytest_foundry.runtime import describe_backend
+
     session = _session(config)
     s = session.settings
-    backend = f"endpoint {s.endpoint}" if s.endpoint else "foundry-local (in-process)"
-    models = ", ".join(r.slug for r in session.requests)
-    device = f"{platform.machine() or 'cpu'} CPU"
+    models = ", ".join(r.slug for r in session.inputs.requests)
     return (
-        f"foundry: backend {backend}; models {models}; device {device}; "
-        f"{len(session.prompts)} prompts, rounds {s.rounds} + warmup {s.warmup}, max_tokens {s.max_tokens}"
+        f"foundry: {describe_backend(s.endpoint)}; models {models}; {len(session.prompts)} prompts, "
+        f"rounds {s.rounds} + warmup {s.warmup}, max_tokens {s.max_tokens}"
     )
 
 
@@ -75,20 +84,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Every test gets the full model list: per-test subsets would make pytest set the
     # session-scoped model up again (pytest#6979).
     if "foundry_model" in metafunc.fixturenames:
-        slugs = [request.slug for request in session.requests]
+        slugs = [request.slug for request in session.inputs.requests]
         metafunc.parametrize("foundry_model", slugs, indirect=True, scope="session", ids=slugs)
     if "foundry_prompt" in metafunc.fixturenames:
         metafunc.parametrize("foundry_prompt", session.prompts, ids=[p.id for p in session.prompts])
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    # syrupy may write a snapshot during the test (on --snapshot-update); see below.
+    if "foundry_snapshot" not in getattr(item, "fixturenames", ()):
+        return (yield)
+    with _snapshot_names_unrelated_to_tests():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+    with _snapshot_names_unrelated_to_tests():  # syrupy writes queued snapshots here
+        yield
     foundry = _session(session.config)
     try:
-        foundry.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        summary = foundry.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     finally:
         foundry.close()
-    if foundry.failed_gate and session.exitstatus == pytest.ExitCode.OK:
+    if summary.failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -112,36 +132,19 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    lines = _session(terminalreporter.config).summary_lines()
+    from pytest_foundry.run_summary import summary_lines
+
+    lines = summary_lines(_session(terminalreporter.config).summary)
     if lines:
         terminalreporter.section("foundry")
         for line in lines:
             terminalreporter.write_line(line)
 
 
-def _download_progress(config: pytest.Config) -> Callable[[str, float], None]:
-    """Show catalog downloads on the terminal, even while output is captured."""
-
-    def show(name: str, fraction: float) -> None:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        capture = config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
-        filled = int(fraction * 30)
-        text = f"\rdownloading {name} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%}"
-        if capture is not None:
-            with capture.global_and_fixture_disabled():
-                reporter.write(text + ("\n" if fraction >= 1 else ""), flush=True)
-        else:
-            reporter.write(text + ("\n" if fraction >= 1 else ""), flush=True)
-
-    return show
-
-
 # -- fixtures ------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def foundry_session(pytestconfig: pytest.Config) -> FoundrySession:
-    """The run's FoundrySession: settings, prompts, models and everything recorded."""
+    """The run's FoundrySession: inputs, model pool, recorder and, at the end, the summary."""
     return _session(pytestconfig)
 
 
@@ -161,19 +164,10 @@ def foundry_model(request: pytest.FixtureRequest, foundry_session: FoundrySessio
         raise pytest.UsageError(
             "foundry_model is parametrized by pytest-foundry; do not request it from a non-test"
         )
-    failure: str | None
-    try:
-        state = foundry_session.acquire_model(slug)
-    except FoundryError as exc:
-        failure = str(exc)
-    else:
-        failure = None
-    if failure is not None:
-        # Outside the except block, so pytest does not print the reason twice.
-        pytest.fail(failure, pytrace=False)
-    assert state.loaded is not None
-    yield state.loaded
-    foundry_session.release_model(slug)
+    loaded = _or_fail(lambda: foundry_session.pool.acquire(slug).loaded)
+    assert loaded is not None
+    yield loaded
+    foundry_session.pool.release(slug)
 
 
 @pytest.fixture
@@ -190,7 +184,7 @@ def foundry_client(foundry_model: LoadedModel, foundry_session: FoundrySession) 
     ``foundry_model.model_id`` as the model name).  Requests made with it directly are
     not measured and, under ``--foundry-lockstep``, do not take turns: prefer
     ``foundry_generate``."""
-    return foundry_session.models[foundry_model.slug].client
+    return foundry_session.pool.untimed_client(foundry_model.slug)
 
 
 @pytest.fixture
@@ -200,49 +194,53 @@ def foundry_generate(
     """``foundry_generate(prompt, *, max_tokens=None, seed=None, temperature=None)``:
     one measured, streamed request; returns a Generation (text + metrics).
 
-    In a test that uses ``benchmark``, the calls are latency rounds (pytest-benchmark's
-    warm-up rounds are kept apart) and their metrics go into ``benchmark.extra_info``;
-    otherwise the last call is the cell's output (for snapshots and quality checks).
+    Outside a benchmark, the last call per prompt is the cell's output (for snapshots
+    and quality checks).  For latency, use ``foundry_benchmark``; a test that calls
+    this through pytest-benchmark's ``benchmark`` itself still has its calls recorded
+    as latency rounds (pytest-benchmark's warm-up rounds kept apart).
     """
-    calls: list[tuple[PromptSpec, Generation]] = []
-    benchmark = request.getfixturevalue("benchmark") if "benchmark" in request.fixturenames else None
+    from pytest_foundry.plugin_adapters import benchmark_calls, record_output
 
-    def generate(
-        prompt: PromptSpec | str,
-        *,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        temperature: float | None = None,
-    ) -> Generation:
-        spec = prompt if isinstance(prompt, PromptSpec) else foundry_session.adhoc_prompt(prompt)
-        failure: str | None
-        try:
-            generation = foundry_session.generate(
-                foundry_model.slug, spec, max_tokens=max_tokens, seed=seed, temperature=temperature
-            )
-        except FoundryError as exc:
-            failure = str(exc)
-        else:
-            failure = None
-        if failure is not None:
-            pytest.fail(failure, pytrace=False)
+    benchmark = request.getfixturevalue("benchmark") if "benchmark" in request.fixturenames else None
+    calls: list[tuple[PromptSpec, Generation]] = []
+
+    def generate(prompt: PromptSpec | str, **options: Any) -> Generation:
+        spec = prompt if not isinstance(prompt, str) else foundry_session.adhoc_prompt(prompt)
+        generation = _or_fail(lambda: foundry_session.generate(foundry_model.slug, spec, **options))
         if benchmark is None:
             # Recorded at once: the snapshot fixture's teardown annotates this output.
-            failed = foundry_session.record_output(foundry_model.slug, spec, generation)
-            request.node.stash.setdefault(FAILED_CHECKS_KEY, []).extend(failed)
+            record_output(
+                request.node, FAILED_CHECKS_KEY, foundry_session, foundry_model.slug, spec, generation
+            )
         else:
             calls.append((spec, generation))
         return generation
 
     yield generate
     if benchmark is not None:
-        stats = getattr(benchmark, "stats", None)
-        # --benchmark-disable runs the function once, untimed by pytest-benchmark: then
-        # every call is one of ours to measure.
-        measured = (
-            len(calls) if getattr(benchmark, "disabled", False) or stats is None else len(stats.stats.data)
-        )
-        benchmark.extra_info.update(foundry_session.record_latency(foundry_model.slug, calls, measured))
+        benchmark_calls(benchmark, foundry_session, foundry_model.slug, calls)
+
+
+@pytest.fixture
+def foundry_benchmark(
+    benchmark: Any, foundry_model: LoadedModel, foundry_prompt: PromptSpec, foundry_session: FoundrySession
+) -> Callable[..., Generation]:
+    """``foundry_benchmark(prompt=None, *, max_tokens=None, seed=None, temperature=None)``:
+    the latency rounds of this model x prompt through pytest-benchmark's ``pedantic``:
+    ``--foundry-warmup`` warm-up rounds (recorded apart), then ``--foundry-rounds``
+    measured rounds, each one streamed request.  TTFT, TPOT, tok/s and the run facts go
+    into ``benchmark.extra_info``.  Returns the last Generation."""
+    from pytest_foundry.plugin_adapters import run_rounds
+
+    def run(prompt: PromptSpec | None = None, **options: Any) -> Generation:
+        spec = prompt or foundry_prompt
+
+        def one() -> Generation:
+            return _or_fail(lambda: foundry_session.generate(foundry_model.slug, spec, **options))
+
+        return run_rounds(benchmark, foundry_session, foundry_model.slug, spec, one)
+
+    return run
 
 
 @pytest.fixture
@@ -252,8 +250,30 @@ def foundry_snapshot(
     """A syrupy snapshot that stores one readable text file per model x prompt under
     ``snapshots/<model>/<prompt>.txt`` (``--snapshot-update`` writes them).  Compare a
     Generation with it: ``assert foundry_generate(foundry_prompt) == foundry_snapshot``."""
-    assertion = snapshot.use_extension(foundry_session.snapshot_extension)
+    from pytest_foundry.plugin_adapters import record_snapshots, snapshot_extension
+
+    assertion = snapshot.use_extension(snapshot_extension(foundry_session))
     yield assertion
-    prompt = getattr(getattr(request.node, "callspec", None), "params", {}).get("foundry_prompt")
-    if isinstance(prompt, PromptSpec):
-        foundry_session.record_snapshot_results(foundry_model.slug, prompt.id, assertion.executions.values())
+    record_snapshots(request.node, foundry_session, foundry_model.slug, assertion)
+
+
+@contextmanager
+def _snapshot_names_unrelated_to_tests() -> Iterator[None]:
+    """Our snapshots are named after the model x prompt on purpose (one file serves any
+    test of it); syrupy warns about such names when it writes them."""
+    from pytest_foundry.snapshots import UNRELATED_NAME_WARNING
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=UNRELATED_NAME_WARNING, category=UserWarning)
+        yield
+
+
+def _or_fail(call: Callable[[], T]) -> T:
+    """``call()``; a FoundryError fails the test with its one line (no traceback)."""
+    failure: str | None
+    try:
+        return call()
+    except FoundryError as exc:
+        failure = str(exc)
+    # Outside the except block, so pytest does not print the reason twice.
+    pytest.fail(failure, pytrace=False)

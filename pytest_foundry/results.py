@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+# The statuses are defined in status.py; CELL_STATUSES is re-exported for the schema test.
+from pytest_foundry.status import CELL_STATUSES as CELL_STATUSES
+from pytest_foundry.status import CellStatus, ModelStatus
+
 SCHEMA_NAME = "pytest-foundry/results"
 SCHEMA_VERSION = 1
-
-# Status of a model: resolved and loaded, or why not.
-ModelStatus = Literal["ok", "load-failed", "skipped"]
-# Status of a model x prompt cell.  "truncated" = ok, but finish_reason was "length".
-CellStatus = Literal["ok", "truncated", "skipped", "load-failed", "timeout", "error"]
-CELL_STATUSES: tuple[str, ...] = ("ok", "truncated", "skipped", "load-failed", "timeout", "error")
 
 
 class SummaryRecord(TypedDict):

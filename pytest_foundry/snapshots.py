@@ -8,15 +8,15 @@ prompt, not to the test function: that is what the output depends on.
 
 from __future__ import annotations
 
-import difflib
 import re
-import warnings
+from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from pytest_foundry.atomic_files import atomic_write_text
+from pytest_foundry.text_diff import unified_diff
 
 if TYPE_CHECKING:
     from syrupy.data import SnapshotCollection
@@ -57,10 +57,11 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
     file_extension = "txt"
     _write_mode = WriteMode.TEXT
     snapshot_root: Path = Path("snapshots")
-    # (model slug, prompt id) of every case whose test asserted a snapshot in this run.
-    # Only their files are ours to judge "unused": a case that was not selected, that
-    # failed before its assertion, or that Ctrl-C never reached keeps its snapshot.
-    asserted_cases: ClassVar[set[tuple[str, str]]] = set()
+    # The (model slug, prompt id) cases whose test asserted a snapshot in this run: a
+    # read-only view of the recorder's set.  Only their files are ours to judge
+    # "unused": a case that was not selected, that failed before its assertion, or that
+    # Ctrl-C never reached keeps its snapshot.
+    asserted_cases: ClassVar[Container[tuple[str, str]]] = frozenset()
 
     def serialize(
         self,
@@ -111,24 +112,6 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
         return path.parent.name == model and (stem == prompt_id or stem.startswith(f"{prompt_id}."))
 
     @classmethod
-    def write_snapshot(
-        cls,
-        *,
-        snapshot_location: str,
-        snapshots: list[tuple[SerializedData, PyTestLocation, SnapshotIndex]],
-        name_order: dict[str, int] | None = None,
-    ) -> None:
-        # syrupy warns when a snapshot's name does not contain the test's name; ours are
-        # named after the model x prompt on purpose (one file serves any test of it).
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=r"\s*Can not relate snapshot name", category=UserWarning
-            )
-            super().write_snapshot(
-                snapshot_location=snapshot_location, snapshots=snapshots, name_order=name_order
-            )
-
-    @classmethod
     def write_snapshot_collection(
         cls, *, snapshot_collection: SnapshotCollection, name_order: dict[str, int] | None = None
     ) -> None:
@@ -138,13 +121,21 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
         atomic_write_text(snapshot_collection.location, data)
 
 
-def make_extension(snapshot_root: Path) -> type[FoundrySnapshotExtension]:
-    """A per-session subclass, so no state leaks between (in-process) pytest runs."""
+def make_extension(
+    snapshot_root: Path, asserted_cases: Container[tuple[str, str]]
+) -> type[FoundrySnapshotExtension]:
+    """A per-session subclass, so nothing leaks between (in-process) pytest runs."""
     return type(
         "FoundrySnapshotExtension",
         (FoundrySnapshotExtension,),
-        {"snapshot_root": snapshot_root, "asserted_cases": set()},
+        {"snapshot_root": snapshot_root, "asserted_cases": asserted_cases},
     )
+
+
+# syrupy warns when a snapshot's name does not contain the test's name; ours are named
+# after the model x prompt on purpose (one file serves any test of it).  The plugin
+# ignores this warning around syrupy's end-of-session writes.
+UNRELATED_NAME_WARNING = r"\s*Can not relate snapshot name"
 
 
 def snapshot_outcome(
@@ -163,7 +154,4 @@ def snapshot_outcome(
 def _diff(before: Any, after: Any) -> str | None:
     if not isinstance(before, str) or not isinstance(after, str):
         return None
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), "snapshot", "output"
-    )
-    return "".join(lines)
+    return unified_diff(before, after, "snapshot", "output")

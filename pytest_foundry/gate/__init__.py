@@ -15,21 +15,37 @@ Design and defaults: docs/gate.md.
 
 from __future__ import annotations
 
-from pytest_foundry.gate.baselines import (
-    DEFAULT_BASELINE_DIR,
-    BaselineInfo,
-    fingerprint_sha256,
-    list_baselines,
-    load_baseline,
-    resolve_baseline,
-    save_baseline,
-)
-from pytest_foundry.gate.benchmark_json import benchmark_entries, benchmark_json, write_benchmark_json
-from pytest_foundry.gate.catalog import GATE_METRICS, METRICS_BY_NAME, GateMetric
-from pytest_foundry.gate.compare import GateReport, GateRow, MissingItem, RunInfo, compare_results
-from pytest_foundry.gate.policy import GatePolicy, MetricRule, parse_gate_spec
-from pytest_foundry.gate.render import render_markdown, terminal_lines, write_markdown
-from pytest_foundry.gate.snapshots import SnapshotChange
+from importlib import import_module
+from typing import Any
+
+# Public names, by module.  Imported on first use (PEP 562): the plugin imports
+# gate.policy at configure time, and that must not pull in numpy and the renderers.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "baselines": (
+        "DEFAULT_BASELINE_DIR",
+        "BaselineInfo",
+        "fingerprint_sha256",
+        "list_baselines",
+        "load_baseline",
+        "resolve_baseline",
+        "save_baseline",
+    ),
+    "github_benchmark": ("benchmark_entries", "benchmark_json", "write_benchmark_json"),
+    "catalog": ("GATE_METRICS", "METRICS_BY_NAME", "GateMetric"),
+    "compare": ("GateReport", "GateRow", "MissingItem", "RunInfo", "compare_results"),
+    "policy": ("GatePolicy", "MetricRule", "parse_gate_spec"),
+    "render": ("render_markdown", "terminal_lines", "write_markdown"),
+    "changed_outputs": ("SnapshotChange",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "DEFAULT_BASELINE_DIR",

@@ -9,13 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Better = Literal["lower", "higher"]
+from pytest_foundry.metric_catalog import (
+    DECODE,
+    E2E_P50,
+    E2E_P95,
+    TPOT_MEDIAN,
+    TTFT_P50,
+    TTFT_P95,
+    Better,
+    Figure,
+    Statistic,
+)
+
 # Where a metric's value comes from:
 #   samples: one value per measured request (cell["samples"]), compared with a bootstrap CI;
 #   cell: one value per model x prompt (the quality scores), no CI;
 #   model: one value per model and run (load time, peak memory), no CI.
 Source = Literal["samples", "cell", "model"]
-Statistic = Literal["median", "p95"]
 
 MS_PER_S = 1000.0
 BYTES_PER_MIB = 1024.0 * 1024.0
@@ -39,90 +49,32 @@ class GateMetric:
     unit_family: Literal["time", "memory", "plain"] = "plain"
 
 
+def _latency(figure: Figure, floor: float) -> GateMetric:
+    """A gated latency figure of the metric catalogue: per-request samples, bootstrap CI."""
+    is_time = figure.unit == "s"
+    return GateMetric(
+        figure.name,
+        figure.label,
+        "ms" if is_time else figure.unit,
+        figure.better,
+        "samples",
+        figure.metric.field,
+        figure.statistic,
+        MS_PER_S if is_time else 1.0,
+        warn=0.05,
+        fail=0.10,
+        floor=floor,
+        unit_family="time" if is_time else "plain",
+    )
+
+
 GATE_METRICS: tuple[GateMetric, ...] = (
-    GateMetric(
-        "ttft_p50",
-        "TTFT p50",
-        "ms",
-        "lower",
-        "samples",
-        "ttft_s",
-        "median",
-        MS_PER_S,
-        warn=0.05,
-        fail=0.10,
-        floor=1.0,
-        unit_family="time",
-    ),
-    GateMetric(
-        "ttft_p95",
-        "TTFT p95",
-        "ms",
-        "lower",
-        "samples",
-        "ttft_s",
-        "p95",
-        MS_PER_S,
-        warn=0.05,
-        fail=0.10,
-        floor=1.0,
-        unit_family="time",
-    ),
-    GateMetric(
-        "tpot_median",
-        "TPOT median",
-        "ms",
-        "lower",
-        "samples",
-        "tpot_s",
-        "median",
-        MS_PER_S,
-        warn=0.05,
-        fail=0.10,
-        floor=0.1,
-        unit_family="time",
-    ),
-    GateMetric(
-        "decode_tps",
-        "decode tok/s",
-        "tok/s",
-        "higher",
-        "samples",
-        "decode_tps",
-        "median",
-        1.0,
-        warn=0.05,
-        fail=0.10,
-        floor=0.5,
-    ),
-    GateMetric(
-        "e2e_p50",
-        "E2E p50",
-        "ms",
-        "lower",
-        "samples",
-        "e2e_s",
-        "median",
-        MS_PER_S,
-        warn=0.05,
-        fail=0.10,
-        floor=1.0,
-        unit_family="time",
-    ),
-    GateMetric(
-        "e2e_p95",
-        "E2E p95",
-        "ms",
-        "lower",
-        "samples",
-        "e2e_s",
-        "p95",
-        MS_PER_S,
-        warn=0.05,
-        fail=0.10,
-        floor=1.0,
-        unit_family="time",
-    ),
+    _latency(TTFT_P50, floor=1.0),
+    _latency(TTFT_P95, floor=1.0),
+    _latency(TPOT_MEDIAN, floor=0.1),
+    _latency(DECODE, floor=0.5),
+    _latency(E2E_P50, floor=1.0),
+    _latency(E2E_P95, floor=1.0),
     # Load time is one cold measurement per run and swings with the disk cache: no warn tier.
     GateMetric(
         "load_time",

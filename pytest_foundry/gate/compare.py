@@ -16,9 +16,9 @@ from typing import Literal
 import numpy as np
 
 from pytest_foundry.gate.catalog import GATE_METRICS, METRICS_BY_NAME, GateMetric
+from pytest_foundry.gate.changed_outputs import SnapshotChange, output_change
 from pytest_foundry.gate.fingerprints import check_comparable
 from pytest_foundry.gate.policy import GatePolicy, MetricRule, Tier
-from pytest_foundry.gate.snapshots import SnapshotChange, output_change
 from pytest_foundry.gate.stats import (
     RatioEstimate,
     Verdict,
@@ -28,9 +28,10 @@ from pytest_foundry.gate.stats import (
     rng_for,
     statistic_of,
 )
-from pytest_foundry.gate.values import MEASURED_STATUSES, model_value, quality_value, sample_values
+from pytest_foundry.gate.values import model_value, quality_value, sample_values
 from pytest_foundry.metrics import TAIL_PERCENTILE_MIN_SAMPLES
 from pytest_foundry.results import CellRecord, ModelRecord, Results
+from pytest_foundry.status import MEASURED_STATUSES
 
 Side = Literal["base", "head"]
 NO_CI_NOTE = "no CI (1 sample)"
@@ -345,7 +346,7 @@ def _aggregate_samples_row(
 
 def _tail_cap(metric: GateMetric, n: int) -> tuple[Tier, str | None]:
     """p95 from fewer than TAIL_PERCENTILE_MIN_SAMPLES is unreliable (metrics.md): warn at most."""
-    if metric.statistic == "p95" and n < TAIL_PERCENTILE_MIN_SAMPLES:
+    if metric.statistic in ("p95", "p99") and n < TAIL_PERCENTILE_MIN_SAMPLES:
         return "warn", f"p95 of n<{TAIL_PERCENTILE_MIN_SAMPLES}: warns, never fails"
     return "fail", None
 

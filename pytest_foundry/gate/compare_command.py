@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pytest_foundry.errors import FoundryError, one_line
+from pytest_foundry.gate.apply import apply_gate
 from pytest_foundry.gate.baselines import DEFAULT_BASELINE_DIR, load_baseline, resolve_baseline
-from pytest_foundry.gate.benchmark_json import write_benchmark_json
-from pytest_foundry.gate.compare import compare_results
 from pytest_foundry.gate.policy import parse_gate_spec
-from pytest_foundry.gate.render import terminal_lines, write_markdown
+from pytest_foundry.gate.render import terminal_lines
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -64,13 +64,16 @@ def run(args: argparse.Namespace) -> int:
         base = load_baseline(resolve_baseline(args.base, args.baseline_dir), role="baseline")
         head_path = resolve_baseline(args.head, args.baseline_dir)
         head = load_baseline(head_path, role="head run")
-        report = compare_results(base, head, policy, force=args.force)
+        report = apply_gate(
+            base,
+            head,
+            policy,
+            force=args.force,
+            markdown=Path(args.markdown) if args.markdown else None,
+            benchmark_dir=Path(args.benchmark_json) if args.benchmark_json else None,
+        ).report
         for line in terminal_lines(report):
             print(line)
-        if args.markdown:
-            write_markdown(report, args.markdown)
-        if args.benchmark_json:
-            write_benchmark_json(head, args.benchmark_json, report, policy)
     except FoundryError as error:
         print(f"pytest-foundry compare: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_ERROR

@@ -12,8 +12,8 @@ import os
 import re
 
 from pytest_foundry.atomic_files import atomic_write_text
+from pytest_foundry.gate.changed_outputs import SnapshotChange
 from pytest_foundry.gate.compare import GateReport, GateRow, RunInfo
-from pytest_foundry.gate.snapshots import SnapshotChange
 
 # Row order in tables: what needs attention first.
 _ORDER = {("regressed", "fail"): 0, ("regressed", "warn"): 1, ("regressed", None): 2, ("improved", None): 3}

@@ -29,15 +29,15 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from pytest_foundry.gate.catalog import Better, Statistic
 from pytest_foundry.gate.policy import MetricRule, Tier
+from pytest_foundry.metric_catalog import Better, Statistic
 
 Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
 FloatArray = npt.NDArray[np.float64]
 
 # Tolerance for comparisons at exactly the threshold or floor (1.0 - 0.9 != 0.1 in floats).
 _EPSILON = 1e-9
-_PERCENTILE: dict[Statistic, float] = {"median": 50.0, "p95": 95.0}
+_PERCENTILE: dict[Statistic, float] = {"median": 50.0, "p95": 95.0, "p99": 99.0}
 _NORMAL = NormalDist()
 
 

@@ -13,9 +13,6 @@ from typing import Any
 from pytest_foundry.gate.catalog import GateMetric
 from pytest_foundry.results import CellRecord, ModelRecord
 
-# Cells with these statuses have measured samples; "truncated" hit max_tokens but is timed.
-MEASURED_STATUSES = ("ok", "truncated")
-
 
 def sample_values(cell: CellRecord, metric: GateMetric) -> list[float]:
     """The metric's value of every measured request that has one (TTFT is None without content)."""

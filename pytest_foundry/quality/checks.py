@@ -24,12 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from pytest_foundry.errors import ConfigError, one_line
 from pytest_foundry.quality.json_text import extract_json
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CHECK_TYPES: tuple[str, ...] = (
     "contains",
@@ -67,6 +68,8 @@ class CheckResult:
 @cache
 def _check_validator() -> jsonschema.protocols.Validator:
     """Validator for one check, reusing the $defs of the shipped prompts schema."""
+    import jsonschema  # imported on use: most runs never validate a check
+
     text = resources.files("pytest_foundry").joinpath("schemas", "prompts.schema.json").read_text("utf-8")
     defs = json.loads(text)["$defs"]
     return jsonschema.Draft202012Validator({"$defs": defs, "$ref": "#/$defs/check"})
@@ -80,6 +83,8 @@ def validate_checks(checks: Any, where: str) -> None:
     regex patterns must compile and json schemas must be valid JSON Schemas.
     ``where`` names the file and entry, e.g. ``"prompts.json: prompts[2] (id=summarize)"``.
     """
+    import jsonschema  # imported on use: most runs never validate a check
+
     if not isinstance(checks, list):
         raise ConfigError(f"{where}: checks must be a list of check objects")
     for index, check in enumerate(checks):
@@ -180,6 +185,8 @@ def _regex(text: str, check: Mapping[str, Any]) -> tuple[bool, str]:
 
 
 def _json(text: str, check: Mapping[str, Any]) -> tuple[bool, str]:
+    import jsonschema  # imported on use: most runs never validate a check
+
     try:
         data = extract_json(text)
     except ValueError as exc:
@@ -229,6 +236,8 @@ _RUNNERS = {
 
 
 def _validator_class(schema: Any) -> type[jsonschema.protocols.Validator]:
+    import jsonschema  # imported on use: most runs never validate a check
+
     """The validator the schema's own "$schema" names; draft 2020-12 when it names none."""
     return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
 

@@ -22,12 +22,13 @@ import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from pytest_foundry.errors import ConfigError, one_line
 from pytest_foundry.quality.json_text import find_json_object
+
+if TYPE_CHECKING:
+    pass
 
 SCORE_MIN, SCORE_MAX = 1, 5
 # Repeats whose scores for one aspect differ by this much (of a 1..5 scale) disagree:
@@ -175,6 +176,8 @@ def parse_judge_response(text: str, rubric: Sequence[str]) -> JudgeVerdict | Jud
         data = find_json_object(text)
     except ValueError as exc:
         return JudgeError(_reason(f"{exc} (starts {_excerpt(text)})"))
+    import jsonschema  # imported on use: only judge runs parse answers
+
     validator = jsonschema.Draft202012Validator(response_schema(rubric))
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:

@@ -18,18 +18,25 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from pytest_foundry import cost as cost_model
 from pytest_foundry.errors import one_line
+from pytest_foundry.metric_catalog import (
+    DECODE,
+    E2E_P50,
+    E2E_P95,
+    OUTPUT_TOKENS_MEDIAN,
+    TTFT_P50,
+    TTFT_P95,
+    Better,
+    Figure,
+)
 from pytest_foundry.metrics import TAIL_PERCENTILE_MIN_SAMPLES, Summary, summarize
 from pytest_foundry.report import formatting as fmt
 from pytest_foundry.results import CellRecord, ModelRecord, RequestRecord, Results, SummaryRecord
+from pytest_foundry.status import MEASURED_STATUSES
 
-Better = Literal["lower", "higher"]
-
-# Cell statuses whose rounds were measured (truncated: answered, but cut at max_tokens).
-MEASURED_STATUSES = ("ok", "truncated")
 BEST_MARK = "★"
 NO_QUALITY = "—"
 REASON_LIMIT = 160
@@ -48,6 +55,12 @@ class Column:
     csv_header: str  # CSV: names the fixed unit of the column
     better: Better | None = None  # ranked for best marks when set
     numeric: bool = False  # right-aligned
+
+
+def figure_column(figure: Figure, ranked: bool = True) -> Column:
+    """The column of a latency figure of the metric catalogue."""
+    header = figure.label[:1].upper() + figure.label[1:]
+    return Column(figure.name, header, figure.table_key, figure.better if ranked else None, True)
 
 
 @dataclass(frozen=True)
@@ -306,10 +319,10 @@ SELECTION_COLUMNS: tuple[Column, ...] = (
     Column("status", "Status", "status"),
     Column("n", "n", "n", numeric=True),
     Column("e2e_mean", "E2E avg", "e2e_mean_ms", "lower", True),
-    Column("e2e_p95", "E2E p95", "e2e_p95_ms", "lower", True),
-    Column("ttft_p50", "TTFT p50", "ttft_p50_ms", "lower", True),
-    Column("ttft_p95", "TTFT p95", "ttft_p95_ms", "lower", True),
-    Column("decode", "Decode tok/s", "decode_tps_median", "higher", True),
+    figure_column(E2E_P95),
+    figure_column(TTFT_P50),
+    figure_column(TTFT_P95),
+    figure_column(DECODE),
     Column("load", "Load", "load_s", "lower", True),
     Column("memory", "Peak RSS", "peak_rss_mib", "lower", True),
     Column("disk", "Disk", "disk_mib", "lower", True),
@@ -358,7 +371,7 @@ def _selection_row(results: Results, model: ModelRecord, prompts: int) -> dict[s
         "e2e_p95": _stat_cell(stats.e2e, "p95", fmt.duration, fmt.csv_ms, tail=True),
         "ttft_p50": _stat_cell(stats.ttft, "median", fmt.duration, fmt.csv_ms),
         "ttft_p95": _stat_cell(stats.ttft, "p95", fmt.duration, fmt.csv_ms, tail=True),
-        "decode": _stat_cell(
+        DECODE.name: _stat_cell(
             stats.decode, "median", fmt.rate, fmt.csv_number, estimated=stats.tokens_estimated
         ),
         "load": _number_cell(model["load_s"], fmt.duration, fmt.csv_seconds),
@@ -459,12 +472,12 @@ DETAIL_COLUMNS: tuple[Column, ...] = (
     Column("prompt", "Prompt", "prompt"),
     Column("status", "Status", "status"),
     Column("n", "n", "n", numeric=True),
-    Column("e2e_p50", "E2E p50", "e2e_p50_ms", "lower", True),
-    Column("e2e_p95", "E2E p95", "e2e_p95_ms", None, True),
-    Column("ttft_p50", "TTFT p50", "ttft_p50_ms", "lower", True),
-    Column("ttft_p95", "TTFT p95", "ttft_p95_ms", None, True),
-    Column("decode", "Decode tok/s", "decode_tps_median", "higher", True),
-    Column("tokens", "Output tokens", "output_tokens_median", None, True),
+    figure_column(E2E_P50),
+    figure_column(E2E_P95, ranked=False),
+    figure_column(TTFT_P50),
+    figure_column(TTFT_P95, ranked=False),
+    figure_column(DECODE),
+    figure_column(OUTPUT_TOKENS_MEDIAN, ranked=False),
     Column("quality", "Quality", "quality"),
     Column("snapshot", "Snapshot", "snapshot"),
     Column("reason", "Reason", "reason"),
@@ -491,8 +504,10 @@ def _detail_row(cell: CellRecord) -> dict[str, Cell]:
         "e2e_p95": _stat_cell(e2e, "p95", fmt.duration, fmt.csv_ms, tail=True),
         "ttft_p50": _stat_cell(ttft, "median", fmt.duration, fmt.csv_ms),
         "ttft_p95": _stat_cell(ttft, "p95", fmt.duration, fmt.csv_ms, tail=True),
-        "decode": _stat_cell(summary("decode_tps"), "median", fmt.rate, fmt.csv_number, estimated=estimated),
-        "tokens": _stat_cell(
+        DECODE.name: _stat_cell(
+            summary("decode_tps"), "median", fmt.rate, fmt.csv_number, estimated=estimated
+        ),
+        OUTPUT_TOKENS_MEDIAN.name: _stat_cell(
             summary("output_tokens"),
             "median",
             fmt.tokens,

@@ -7,6 +7,11 @@ from pathlib import Path
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, Runtime
 
 
+def describe_backend(endpoint: str | None) -> str:
+    """The backend, for the report header (devices are per model, known once loaded)."""
+    return f"backend endpoint {endpoint}" if endpoint else "backend foundry-local (in-process)"
+
+
 def create_runtime(endpoint: str | None, cache_dir: Path | None) -> Runtime:
     """The endpoint runtime when a URL is given, else Foundry Local in this process."""
     if endpoint:
@@ -18,4 +23,4 @@ def create_runtime(endpoint: str | None, cache_dir: Path | None) -> Runtime:
     return FoundryLocalRuntime(cache_dir=cache_dir)
 
 
-__all__ = ["LoadedModel", "ModelRequest", "Runtime", "create_runtime"]
+__all__ = ["LoadedModel", "ModelRequest", "Runtime", "create_runtime", "describe_backend"]

@@ -59,9 +59,6 @@ class Runtime(Protocol):
     def start(self) -> None:
         """Start the runtime (idempotent)."""
 
-    def describe(self) -> str:
-        """One line for the pytest report header: backend, URL, device."""
-
     def load(self, request: ModelRequest, progress: ProgressCallback | None = None) -> LoadedModel:
         """Resolve and load a model; raises ModelError with a one-line reason."""
 

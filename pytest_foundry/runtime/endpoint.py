@@ -79,9 +79,6 @@ class EndpointRuntime:
         pid = status.get("pid") if isinstance(status, dict) else None
         return int(pid) if isinstance(pid, int) else None
 
-    def describe(self) -> str:
-        return f"endpoint {self.base_url}"
-
     def load(self, request: ModelRequest, progress: ProgressCallback | None = None) -> LoadedModel:
         self.start()
         available = self._model_ids or []

@@ -120,13 +120,6 @@ class FoundryLocalRuntime:
             self.close()
             raise ModelError(f"Foundry Local failed to start: {native_message(exc)}") from None
 
-    def describe(self) -> str:
-        from importlib.metadata import version
-
-        return (
-            f"foundry-local (in-process, foundry-local-sdk {version('foundry-local-sdk')}) at {self._web_url}"
-        )
-
     @property
     def web_url(self) -> str | None:
         return self._web_url

@@ -110,6 +110,7 @@ class Inner:
         default_factory=lambda: [
             "--foundry-rounds=2",
             "--foundry-warmup=0",
+            "--foundry-model-warmup=0",
             "--foundry-max-tokens=16",
         ]
     )

@@ -14,7 +14,7 @@ def test_show(foundry_session):
     print("PROMPTS", s.prompts_file)
     print("SNAPSHOTS", s.snapshot_dir)
     print("PROMPT_IDS", ",".join(p.id for p in foundry_session.prompts))
-    for request in foundry_session.requests:
+    for request in foundry_session.inputs.requests:
         print("MODEL", request.slug, request.path)
 """
 

@@ -209,7 +209,9 @@ def test_update_with_fewer_prompts_keeps_the_other_prompts_snapshots(suite, crea
 
 def test_update_writes_without_warnings(suite):
     # syrupy warns when a snapshot's name does not contain the test's name; under
-    # -W error (or filterwarnings = error) that warning would stop every write.
-    result = suite.run_inprocess(suite.models, "--snapshot-update", "-W", "error::UserWarning")
+    # -W error (or filterwarnings = error) that warning would stop every write.  In a
+    # subprocess, as users run it: an in-process run re-registers the already imported
+    # plugin, which pytest's assertion rewriter warns about under plain `pytest`.
+    result = suite.run(suite.models, "--snapshot-update", "-W", "error::UserWarning")
     result.assert_outcomes(passed=4, warnings=0)
     assert sorted(suite.snapshot_files()) == FILES

@@ -7,9 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -93,42 +91,10 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
 
 
-def _fake_compare_module(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    module = types.ModuleType(name)
-
-    def add_parser(subparsers: Any) -> None:
-        parser = subparsers.add_parser("compare")
-        parser.add_argument("base")
-        parser.set_defaults(func=lambda args: 7 if args.base == "b" else 0)
-
-    module.add_parser = add_parser  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr(cli, "OPTIONAL_COMMANDS", (name,))
-
-
-def test_optional_command_module_adds_its_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_compare_module(monkeypatch, "fake_gate_for_test.compare_command")
-    assert main(["compare", "b"]) == 7
-
-
-def test_absent_optional_command_module_adds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "OPTIONAL_COMMANDS", ("pytest_foundry.no_such_package.compare_command",))
+def test_the_parser_has_the_report_and_compare_commands() -> None:
     parser = cli.build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert sorted(subparsers.choices) == ["report"]
-
-
-def test_broken_import_inside_an_optional_command_is_not_hidden(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    package = tmp_path / "brokengate"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "compare_command.py").write_text("import a_dependency_that_is_missing_xyz\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(cli, "OPTIONAL_COMMANDS", ("brokengate.compare_command",))
-    with pytest.raises(ModuleNotFoundError, match="a_dependency_that_is_missing_xyz"):
-        cli.build_parser()
+    assert sorted(subparsers.choices) == ["compare", "report"]
 
 
 def test_python_dash_m_runs_the_cli(saved: Path) -> None:

@@ -31,6 +31,12 @@ def test_default_ids_are_unique_and_dash_free():
     assert all(PROMPT_ID_PATTERN.match(i) and "-" not in i for i in ids)
 
 
+def test_default_set_is_valid_against_the_schema():
+    # Runs on the defaults skip schema validation (no jsonschema import): this is the check.
+    shipped = Path(__file__).parents[2] / "pytest_foundry" / "data" / "prompts.json"
+    assert parse_prompts(json.loads(shipped.read_text(encoding="utf-8")), "shipped") == load_prompts()
+
+
 def test_default_set_is_loaded_fresh_each_time():
     assert load_prompts() == load_prompts()
     assert load_prompts() is not load_prompts()

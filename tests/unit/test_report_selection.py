@@ -78,7 +78,7 @@ def test_errored_cell_is_left_out_of_the_pool_and_coverage_is_shown(results: Res
 def test_best_values_are_marked_among_ok_models_only(results: Results) -> None:
     rows = _rows(selection_table(results))
     qwen, phi, broken = rows["qwen2.5-0.5b"], rows["phi-3.5-mini"], rows["broken"]
-    for key in ("e2e_mean", "ttft_p50", "decode", "load", "memory", "disk", "cost"):
+    for key in ("e2e_mean", "ttft_p50", "decode_tps", "load", "memory", "disk", "cost"):
         assert qwen[key].best, key
         assert not phi[key].best, key
     assert not any(cell.best for cell in broken.values())
@@ -94,8 +94,8 @@ def test_direction_of_best_follows_the_metric(results: Results) -> None:
             for sample in cell["samples"]:
                 sample["decode_tps"] = 99.0
     rows = _rows(selection_table(results))
-    assert rows["phi-3.5-mini"]["decode"].best
-    assert not rows["qwen2.5-0.5b"]["decode"].best
+    assert rows["phi-3.5-mini"]["decode_tps"].best
+    assert not rows["qwen2.5-0.5b"]["decode_tps"].best
 
 
 def test_no_mark_when_only_one_model_competes(results: Results) -> None:
@@ -108,7 +108,7 @@ def test_no_mark_when_only_one_model_competes(results: Results) -> None:
 def test_failed_model_is_listed_with_status_and_reason_and_na_values(results: Results) -> None:
     broken = _rows(selection_table(results))["broken"]
     assert broken["status"].text.startswith("load-failed: genai_config.json not found in models/broken")
-    for key in ("e2e_mean", "ttft_p95", "decode", "load", "memory", "disk", "cost"):
+    for key in ("e2e_mean", "ttft_p95", "decode_tps", "load", "memory", "disk", "cost"):
         assert broken[key].text == "n/a", key
         assert broken[key].value is None
     assert broken["quality"].text == "—"
@@ -146,8 +146,8 @@ def test_estimated_token_counts_are_flagged(results: Results) -> None:
             for sample in cell["samples"]:
                 sample["tokens_estimated"] = True
     rows = _rows(selection_table(results))
-    assert rows["qwen2.5-0.5b"]["decode"].flags == ("estimated",)
-    assert rows["phi-3.5-mini"]["decode"].flags == ()
+    assert rows["qwen2.5-0.5b"]["decode_tps"].flags == ("estimated",)
+    assert rows["phi-3.5-mini"]["decode_tps"].flags == ()
     text = render_markdown(results)
     assert "**45.4‡** ★" in text
     assert "‡ token counts estimated: the server sent no usage." in text
@@ -210,7 +210,7 @@ def test_detail_best_marks_are_per_prompt_among_measured_cells(results: Results)
     errored = _detail(table, "qwen2.5-0.5b", "summarize_notes")
     assert errored["status"].text == "error"
     assert errored["e2e_p50"].text == "n/a"
-    assert [c.key for c in DETAIL_COLUMNS if c.better] == ["e2e_p50", "ttft_p50", "decode"]
+    assert [c.key for c in DETAIL_COLUMNS if c.better] == ["e2e_p50", "ttft_p50", "decode_tps"]
 
 
 def test_missing_stored_summary_is_computed_from_the_rounds(results: Results) -> None:

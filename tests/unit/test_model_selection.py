@@ -1,4 +1,4 @@
-"""The models x prompts matrix: model requests, slugs and test ids."""
+"""Model selection: model requests and their slugs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_foundry.errors import ConfigError
-from pytest_foundry.matrix import case_id, default_model_names, model_requests, model_slug
 from pytest_foundry.model_config import load_models_file
+from pytest_foundry.model_selection import default_model_names, model_requests, model_slug
 from pytest_foundry.runtime.embedded import EMBEDDED_ALIAS, EMBEDDED_MODEL_ID
 
 
@@ -45,13 +45,6 @@ def test_slugs_are_safe_in_file_names_and_test_ids(name):
     assert slug
     assert all(ch.isascii() and (ch.isalnum() or ch in "._@-") for ch in slug)
     assert not slug.startswith((".", "_"))
-
-
-def test_case_id_joins_model_and_prompt_with_a_dash():
-    assert case_id("tiny", "rag_principle") == "tiny-rag_principle"
-    assert case_id("tiny-b", "rag_principle") == "tiny-b-rag_principle"
-    # Prompt ids hold no "-", so the last "-" splits the pair back.
-    assert case_id("tiny-b", "rag_principle").rsplit("-", 1) == ["tiny-b", "rag_principle"]
 
 
 # -- requests ------------------------------------------------------------------------------

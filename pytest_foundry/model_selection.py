@@ -1,4 +1,5 @@
-"""The models x prompts matrix: which models, and stable, collision-free ids.
+"""Which models a run tests: requested names expanded to ModelRequests with stable,
+collision-free slugs.
 
 Pure: no pytest.  Test ids read ``[<model-slug>-<prompt-id>]``.  Prompt ids hold no
 "-" (see prompts.py), so the last "-" splits the pair unambiguously; model slugs are
@@ -84,7 +85,3 @@ def default_model_names(models_file: ModelsFile | None) -> tuple[str, ...]:
     if models_file and models_file.default:
         return models_file.default
     return (EMBEDDED_ALIAS,)
-
-
-def case_id(model_slug_: str, prompt_id: str) -> str:
-    return f"{model_slug_}-{prompt_id}"

@@ -5,11 +5,11 @@ Pure: no pytest.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from pytest_foundry.gate.policy import Tier
 from pytest_foundry.results import CellRecord
+from pytest_foundry.text_diff import unified_diff
 
 # Diffs longer than this are cut, so one rewritten essay cannot blow up a PR comment.
 MAX_DIFF_LINES = 200
@@ -31,7 +31,7 @@ def output_change(base_cell: CellRecord, head_cell: CellRecord, tier: Tier | Non
         return None
     model, prompt = head_cell["model"], head_cell["prompt"]
     if base_output.get("sha256") != head_output.get("sha256"):
-        diff = unified_diff(base_output.get("text", ""), head_output.get("text", ""), model, prompt)
+        diff = _bounded_diff(base_output.get("text", ""), head_output.get("text", ""), model, prompt)
         return SnapshotChange(model, prompt, "output differs from the baseline", diff, tier)
     if head_output.get("snapshot") == "changed":
         diff = head_output.get("snapshot_diff") or ""
@@ -39,16 +39,8 @@ def output_change(base_cell: CellRecord, head_cell: CellRecord, tier: Tier | Non
     return None
 
 
-def unified_diff(before: str, after: str, model: str, prompt: str) -> str:
-    lines = list(
-        difflib.unified_diff(
-            before.splitlines(),
-            after.splitlines(),
-            fromfile=f"baseline/{model}/{prompt}",
-            tofile=f"head/{model}/{prompt}",
-            lineterm="",
-        )
-    )
+def _bounded_diff(before: str, after: str, model: str, prompt: str) -> str:
+    lines = unified_diff(before, after, f"baseline/{model}/{prompt}", f"head/{model}/{prompt}").splitlines()
     if len(lines) > MAX_DIFF_LINES:
         cut = len(lines) - MAX_DIFF_LINES
         lines = [*lines[:MAX_DIFF_LINES], f"... ({cut} more diff lines)"]

@@ -22,8 +22,9 @@ from pytest_foundry.gate.compare import GateReport, GateRow, plural
 from pytest_foundry.gate.policy import GatePolicy
 from pytest_foundry.gate.render import format_ratio, verdict_word
 from pytest_foundry.gate.stats import bootstrap_statistic, ci_bounds, expanded_tail, rng_for, statistic_of
-from pytest_foundry.gate.values import MEASURED_STATUSES, model_value, quality_value, sample_values
+from pytest_foundry.gate.values import model_value, quality_value, sample_values
 from pytest_foundry.results import CellRecord, Results
+from pytest_foundry.status import MEASURED_STATUSES
 
 SMALLER_FILE = "customSmallerIsBetter.json"
 BIGGER_FILE = "customBiggerIsBetter.json"

@@ -1,0 +1,137 @@
+"""The plugin layer's adapters: pytest-benchmark, syrupy and terminal objects in,
+plain values out to the session's recorder.
+
+Part of the plugin (it knows pytest's, pytest-benchmark's and syrupy's objects), kept
+apart so ``plugin.py`` holds only hooks and fixtures.  Imported lazily by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_foundry.prompts import PromptSpec
+from pytest_foundry.recorder import SnapshotOutcome
+
+if TYPE_CHECKING:
+    from pytest_foundry.runtime.streaming import Generation
+    from pytest_foundry.session import FoundrySession
+
+
+# -- latency rounds (pytest-benchmark) -------------------------------------------------
+def run_rounds(
+    benchmark: Any,
+    session: FoundrySession,
+    model: str,
+    prompt: PromptSpec,
+    one_request: Callable[[], Generation],
+) -> Generation:
+    """The cell's warm-up and measured rounds through ``benchmark.pedantic``; the calls
+    are recorded (warm-ups apart) even when a round fails."""
+    settings = session.settings
+    calls: list[tuple[PromptSpec, Generation]] = []
+
+    def round_() -> Generation:
+        generation = one_request()
+        calls.append((prompt, generation))
+        return generation
+
+    try:
+        result: Generation = benchmark.pedantic(
+            round_, rounds=settings.rounds, warmup_rounds=settings.warmup, iterations=1
+        )
+    finally:
+        # --benchmark-disable runs the function once, with no warm-up: then it is measured.
+        warmup = 0 if getattr(benchmark, "disabled", False) else min(settings.warmup, len(calls))
+        _record(benchmark, session, model, calls, warmup)
+    return result
+
+
+def benchmark_calls(
+    benchmark: Any, session: FoundrySession, model: str, calls: Sequence[tuple[PromptSpec, Generation]]
+) -> None:
+    """Record calls a test made through ``benchmark`` itself: the last ones pytest-benchmark
+    timed are the measured rounds, the earlier ones its warm-up."""
+    # --benchmark-disable runs the function once, untimed by pytest-benchmark: then every
+    # call is one of ours to measure.
+    stats = None if getattr(benchmark, "disabled", False) else getattr(benchmark, "stats", None)
+    measured = len(calls) if stats is None else len(stats.stats.data)
+    _record(benchmark, session, model, calls, len(calls) - measured)
+
+
+def _record(
+    benchmark: Any,
+    session: FoundrySession,
+    model: str,
+    calls: Sequence[tuple[PromptSpec, Generation]],
+    warmup: int,
+) -> None:
+    session.recorder.record_latency(model, calls, warmup)
+    if calls:
+        prompt, last = calls[-1]
+        loaded = session.pool.models[model].loaded
+        variant = loaded.model_id if loaded is not None else None
+        benchmark.extra_info.update(session.recorder.latency_info(model, prompt, last, variant))
+
+
+# -- outputs and snapshots (syrupy) ----------------------------------------------------
+def record_output(
+    node: pytest.Item,
+    failed_checks_key: pytest.StashKey[list[str]],
+    session: FoundrySession,
+    model: str,
+    prompt: PromptSpec,
+    generation: Generation,
+) -> None:
+    failed = session.recorder.record_output(model, prompt, generation)
+    node.stash.setdefault(failed_checks_key, []).extend(failed)
+
+
+def snapshot_extension(session: FoundrySession) -> type[Any]:
+    """The run's syrupy extension class (one per session, made on first use)."""
+    extension = session.snapshot_extension
+    if extension is None:
+        from pytest_foundry.snapshots import make_extension
+
+        extension = make_extension(session.settings.snapshot_dir, session.recorder.asserted_snapshots)
+        session.snapshot_extension = extension
+    return extension
+
+
+def snapshot_outcomes(executions: Iterable[Any]) -> list[SnapshotOutcome]:
+    """syrupy AssertionResults as plain outcomes."""
+    from pytest_foundry.snapshots import snapshot_outcome
+
+    return [
+        SnapshotOutcome(*snapshot_outcome(r.created, r.updated, r.success, r.recalled_data, r.asserted_data))
+        for r in executions
+    ]
+
+
+def record_snapshots(node: pytest.Item, session: FoundrySession, model: str, assertion: Any) -> None:
+    prompt = getattr(getattr(node, "callspec", None), "params", {}).get("foundry_prompt")
+    if isinstance(prompt, PromptSpec):
+        session.recorder.record_snapshots(model, prompt.id, snapshot_outcomes(assertion.executions.values()))
+
+
+# -- the terminal ----------------------------------------------------------------------
+def download_progress(config: pytest.Config) -> Callable[[str, float], None]:
+    """Show catalog downloads on the terminal, even while output is captured."""
+
+    def show(name: str, fraction: float) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        filled = int(fraction * 30)
+        text = f"\rdownloading {name} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%}"
+        text += "\n" if fraction >= 1 else ""
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write(text, flush=True)
+        else:
+            reporter.write(text, flush=True)
+
+    return show

@@ -1,0 +1,198 @@
+"""The results builder: recorder + models + fingerprint -> the results.json record.
+
+Pure: no pytest, no I/O of its own (the caller passes the machine fingerprint, the git
+state and the model footprints in), so one set of inputs always gives one record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pytest_foundry.footprint import Footprint
+from pytest_foundry.lockstep import LockstepStats
+from pytest_foundry.metrics import summarize_requests
+from pytest_foundry.model_pool import PooledModel
+from pytest_foundry.recorder import CellState, Recorder
+from pytest_foundry.results import (
+    SCHEMA_NAME,
+    SCHEMA_VERSION,
+    CellRecord,
+    FingerprintRecord,
+    GitRecord,
+    LockstepRecord,
+    MemoryRecord,
+    ModelRecord,
+    Results,
+    RunRecord,
+)
+from pytest_foundry.run_inputs import RunInputs
+from pytest_foundry.status import CellStatus, ModelStatus
+
+# A model that no selected test used.
+UNUSED_REASON = "no test used this model"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the record says about where and when the run happened."""
+
+    created_at: datetime
+    fingerprint: FingerprintRecord
+    git: GitRecord | None
+    lockstep: LockstepStats | None = None
+
+
+def cell_status(cell: CellState, model: PooledModel) -> tuple[CellStatus, str | None]:
+    """A cell's status: the model's load failure, the cell's own failure, truncated or ok."""
+    if model.error is not None:
+        return "load-failed", model.error
+    if cell.status is not None:
+        return cell.status, cell.reason
+    finishes = [m.finish_reason for m in cell.samples] + (
+        [cell.output["finish_reason"]] if cell.output else []
+    )
+    if "length" in finishes:
+        return "truncated", f"output reached max_tokens={cell.max_tokens}"
+    return "ok", None
+
+
+def model_record(model: PooledModel, footprint: Footprint | None, backend: str) -> ModelRecord:
+    loaded, request = model.loaded, model.request
+    path = loaded.path if loaded else request.path
+    status: ModelStatus = "load-failed" if model.error else ("ok" if loaded else "skipped")
+    memory: MemoryRecord | None = None
+    if model.memory_pid is not None:
+        delta = (
+            model.peak_rss - model.rss_before_load
+            if model.peak_rss is not None and model.rss_before_load is not None
+            else None
+        )
+        memory = MemoryRecord(
+            scope="in-process" if backend == "foundry-local" else "server",
+            pid=model.memory_pid,
+            rss_before_load_bytes=model.rss_before_load,
+            peak_rss_bytes=model.peak_rss,
+            delta_bytes=delta,
+        )
+    return ModelRecord(
+        slug=request.slug,
+        requested=request.requested,
+        model_id=loaded.model_id if loaded else request.model_id,
+        source=loaded.source if loaded else ("folder" if request.path else "catalog"),
+        path=str(path) if path else None,
+        execution_provider=loaded.execution_provider if loaded else None,
+        device=loaded.device if loaded else None,
+        files_sha256=footprint.sha256 if footprint else None,
+        disk_bytes=footprint.bytes if footprint else None,
+        license=request.license,
+        capabilities=list(request.capabilities),
+        notes=request.notes,
+        status=status,
+        reason=model.error if model.error else (None if loaded else UNUSED_REASON),
+        load_s=loaded.load_s if loaded else None,
+        cold_ttft_s=model.cold_ttft_s,
+        memory=memory,
+    )
+
+
+def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
+    status, reason = cell_status(cell, model)
+    return CellRecord(
+        model=cell.model,
+        prompt=cell.prompt,
+        status=status,
+        reason=reason,
+        max_tokens=cell.max_tokens,
+        seed=cell.seed,
+        warmup=[m.as_dict() for m in cell.warmup],  # type: ignore[misc]
+        samples=[m.as_dict() for m in cell.samples],  # type: ignore[misc]
+        summary={k: v.as_dict() for k, v in summarize_requests(cell.samples).items()},  # type: ignore[misc]
+        output=cell.output,
+    )
+
+
+def _run_record(inputs: RunInputs, lockstep: LockstepStats | None) -> RunRecord:
+    s = inputs.settings
+    run = RunRecord(
+        backend=inputs.backend,  # type: ignore[typeddict-item]
+        endpoint=s.endpoint,
+        rounds=s.rounds,
+        warmup=s.warmup,
+        max_tokens=s.max_tokens,
+        seed=s.seed,
+        temperature=s.temperature,
+        timeout_s=s.timeout_s,
+        power_watts=s.power_watts,
+        price_per_kwh=s.price_per_kwh,
+        prompts_file=str(s.prompts_file) if s.prompts_file else None,
+        models_file=str(s.models_file) if s.models_file else None,
+    )
+    if lockstep is not None:
+        run["lockstep"] = LockstepRecord(
+            seat=lockstep.seat,
+            partnered_turns=lockstep.partnered_turns,
+            solo_turns=lockstep.solo_turns,
+            waited_s=round(lockstep.waited_s, 6),
+            note=lockstep.note,
+        )
+    return run
+
+
+def build_results(
+    inputs: RunInputs,
+    recorder: Recorder,
+    models: dict[str, PooledModel],
+    context: RunContext,
+    footprint_of: Callable[[Path], Footprint | None],
+) -> Results:
+    """The results.json record.  ``models`` holds the models under test by slug, in
+    the order given; cells follow that order, then the prompts' order."""
+    model_records = []
+    for model in models.values():
+        path = model.loaded.path if model.loaded else model.request.path
+        footprint = footprint_of(path) if path is not None else None
+        model_records.append(model_record(model, footprint, inputs.backend))
+    prompt_order = {p.id: i for i, p in enumerate(inputs.prompts)}
+    model_order = {slug: i for i, slug in enumerate(models)}
+    keys = sorted(
+        (key for key in recorder.cells if key[0] in models),
+        key=lambda k: (model_order[k[0]], prompt_order.get(k[1], 1 << 30), k[1]),
+    )
+    cells = [_cell_record(recorder.cells[key], models[key[0]]) for key in keys]
+    cells.extend(_unreached_cells(inputs, models.values(), {(c["model"], c["prompt"]) for c in cells}))
+    return Results(
+        schema=SCHEMA_NAME,
+        schema_version=SCHEMA_VERSION,
+        created_at=context.created_at.isoformat(timespec="seconds"),
+        run=_run_record(inputs, context.lockstep),
+        fingerprint=context.fingerprint,
+        git=context.git,
+        models=model_records,
+        cells=cells,
+    )
+
+
+def _unreached_cells(
+    inputs: RunInputs, models: Iterable[PooledModel], recorded: set[tuple[str, str]]
+) -> Iterable[CellRecord]:
+    """Cells of a model that never loaded still appear, with the reason."""
+    for model in models:
+        if model.error is None:
+            continue
+        for prompt in inputs.prompts:
+            if (model.slug, prompt.id) not in recorded:
+                yield CellRecord(
+                    model=model.slug,
+                    prompt=prompt.id,
+                    status="load-failed",
+                    reason=model.error,
+                    max_tokens=prompt.max_tokens or inputs.settings.max_tokens,
+                    seed=inputs.settings.seed,
+                    warmup=[],
+                    samples=[],
+                    summary={},
+                    output=None,
+                )

@@ -1,0 +1,166 @@
+"""The whole session with a fake runtime: tests' requests, finish, the post-run steps
+and the summary they give (judge, report, baseline, gate)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_runtime import FakeChat, FakeRuntime, generation, settings
+
+from pytest_foundry.errors import ModelError, RequestTimeout
+from pytest_foundry.post_run import StepOutcome, run_step
+from pytest_foundry.run_summary import RunSummary, summary_lines
+from pytest_foundry.session import FoundrySession
+
+JUDGE_ANSWER = json.dumps({"scores": {"relevance": 4, "correctness": 5, "fluency": 3}, "rationale": "fine"})
+
+
+def make_session(tmp_path: Path, chat: FakeChat | None = None, runtime: FakeRuntime | None = None, **options):
+    runtime = runtime or FakeRuntime()
+    options.setdefault("models", "m1,m2")
+    options.setdefault("rounds", "3")
+    session = FoundrySession(
+        settings(tmp_path, **options), lambda s: runtime, tmp_path, client_factory=chat or FakeChat()
+    )
+    return session, runtime
+
+
+def run_cells(session: FoundrySession, models=("m1", "m2"), rounds: int = 3) -> None:
+    prompt = session.prompts[0]
+    for model in models:
+        calls = [(prompt, session.generate(model, prompt)) for _ in range(rounds)]
+        session.recorder.record_latency(model, calls, warmup=0)
+        session.pool.release(model)
+
+
+def test_a_session_that_ran_no_foundry_test_summarises_nothing(tmp_path):
+    session, runtime = make_session(tmp_path)
+    summary = session.finish()
+    assert summary.results is None
+    assert summary_lines(summary) == []
+    session.close()
+    assert runtime.started == 0
+
+
+def test_finish_builds_the_record_and_counts_loads_per_model(tmp_path):
+    session, runtime = make_session(tmp_path)
+    run_cells(session)
+    summary = session.finish()
+    assert summary.results is not None
+    assert [c["model"] for c in summary.results["cells"]] == ["m1", "m2"]
+    assert summary.load_counts == (("m1", 1), ("m2", 1))
+    lines = summary_lines(summary)
+    assert "model loads: 2 (m1 x1, m2 x1)" in lines
+    assert not summary.failed
+
+
+def test_a_failed_request_is_recorded_on_its_cell_only(tmp_path):
+    chat = FakeChat(script={"m1-generic-cpu:1": [generation("m1"), RequestTimeout("m1: no answer in 5 s")]})
+    session, _ = make_session(tmp_path, chat=chat, **{"model-warmup": "0"})
+    prompt = session.prompts[1]
+    with pytest.raises(RequestTimeout):
+        session.generate("m1", prompt)
+    chat.script["m2-generic-cpu:1"] = [ModelError("m2: HTTP 500")]
+    with pytest.raises(ModelError):
+        session.generate("m2", prompt)
+    results = session.finish().results
+    assert results is not None
+    cells = {c["model"]: (c["status"], c["reason"]) for c in results["cells"]}
+    assert cells["m1"] == ("timeout", "m1: no answer in 5 s")
+    # m2's cold request failed: that fails the model, so its cells say load-failed.
+    assert cells["m2"][0] == "load-failed"
+
+
+def test_the_report_and_baseline_steps_write_their_files(tmp_path):
+    report = tmp_path / "report"
+    session, _ = make_session(tmp_path, report=str(report), save="main", **{"baseline-dir": str(tmp_path / "b")})
+    run_cells(session)
+    summary = session.finish()
+    assert [step.step for step in summary.steps] == ["report", "baseline"]
+    assert all(step.error is None for step in summary.steps)
+    assert (report / "results.json").is_file()
+    assert (tmp_path / "b" / "main" / "results.json").is_file()
+    lines = summary_lines(summary)
+    assert any(line.startswith("baseline 'main' saved: ") for line in lines)
+    assert lines[-1].startswith("pytest-foundry report: ")
+
+
+def test_a_report_folder_that_cannot_be_written_is_one_error_line(tmp_path):
+    blocker = tmp_path / "report"
+    blocker.write_text("a file where the folder should be")
+    session, _ = make_session(tmp_path, report=str(blocker))
+    run_cells(session)
+    summary = session.finish()
+    (step,) = summary.steps
+    assert step.step == "report"
+    assert step.error is not None
+    assert "\n" not in step.error
+    assert any(line.startswith("error: report not written: ") for line in summary_lines(summary))
+
+
+def test_the_gate_step_compares_with_the_baseline_and_fails_the_run_on_a_regression(tmp_path):
+    base_dir = str(tmp_path / "b")
+    session, _ = make_session(tmp_path, save="main", **{"baseline-dir": base_dir})
+    run_cells(session, rounds=8)  # the gate needs 5 samples a side for a CI
+    session.finish()
+    slow = FakeChat()
+    for model in ("m1", "m2"):
+        slow.script[f"{model}-generic-cpu:1"] = [generation(model, ttft_ms=30.0, gap_ms=6.0)]
+    head, _ = make_session(
+        tmp_path, chat=slow, compare="main", **{"baseline-dir": base_dir, "compare-force": True}
+    )
+    run_cells(head, rounds=8)
+    summary = head.finish()
+    (gate,) = summary.steps
+    assert gate.gate_report is not None
+    assert gate.gate_report.failed
+    assert summary.failed
+    assert any("regressed" in line for line in summary_lines(summary))
+
+
+def test_the_judge_scores_outputs_through_the_pool_and_keeps_its_figures_apart(tmp_path):
+    chat = FakeChat()
+    chat.script["judge-model-generic-cpu:1"] = [generation("judge", text=JUDGE_ANSWER)]
+    session, runtime = make_session(tmp_path, chat=chat, judge="judge-model", models="m1")
+    prompt = session.prompts[0]
+    session.recorder.record_output("m1", prompt, session.generate("m1", prompt))
+    session.pool.release("m1")
+    summary = session.finish()
+    assert [step.step for step in summary.steps] == ["judge"]
+    assert summary.steps[0].error is None
+    assert summary.results is not None
+    judged = summary.results["cells"][0]["output"]["quality"]["judge"]
+    assert judged["model"] == "judge-model-generic-cpu:1"
+    assert runtime.loads == ["m1", "judge-model"]
+    assert runtime.unloads == ["m1", "judge-model"]
+    # The judge is not a model under test.
+    assert [m["slug"] for m in summary.results["models"]] == ["m1"]
+
+
+def test_a_judge_that_cannot_load_is_one_error_and_the_record_is_still_built(tmp_path):
+    runtime = FakeRuntime(broken={"nope": "nope: not in the catalog"})
+    session, _ = make_session(tmp_path, runtime=runtime, judge="nope", models="m1")
+    prompt = session.prompts[0]
+    session.recorder.record_output("m1", prompt, session.generate("m1", prompt))
+    summary = session.finish()
+    assert summary.steps[0].error == "judge nope: nope: not in the catalog"
+    assert summary.results is not None
+
+
+def test_run_step_turns_any_exception_into_one_line():
+    def broken(step) -> None:
+        raise ValueError("bad\nvalue")
+
+    outcome = run_step("report", broken)
+    assert outcome == StepOutcome(step="report", error="ValueError: bad value")
+    assert not outcome.fails_run
+    assert run_step("gate", broken).fails_run  # a gate that could not compare never passes
+
+
+def test_summary_lines_name_each_failed_step():
+    summary = RunSummary(
+        results=None, steps=(StepOutcome(step="baseline", error="disk full"),), errors=("results not built: x",)
+    )
+    assert summary_lines(summary) == ["error: results not built: x", "error: baseline not saved: disk full"]
