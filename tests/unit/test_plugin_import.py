@@ -11,7 +11,9 @@ HEAVY = ("openai", "httpx", "jsonschema", "psutil", "matplotlib", "scipy", "nump
 
 def _imported_after(code: str) -> list[str]:
     probe = f"import sys, json\n{code}\nprint(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

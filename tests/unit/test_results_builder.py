@@ -17,7 +17,14 @@ from pytest_foundry.results_builder import UNUSED_REASON, RunContext, build_resu
 from pytest_foundry.results_file import validate_results
 from pytest_foundry.run_inputs import load_inputs
 
-FINGERPRINT = {"cpu": "test cpu", "cores": 2, "ram_bytes": 1 << 30, "os": "Linux", "python": "3.11", "packages": {}}
+FINGERPRINT = {
+    "cpu": "test cpu",
+    "cores": 2,
+    "ram_bytes": 1 << 30,
+    "os": "Linux",
+    "python": "3.11",
+    "packages": {},
+}
 CONTEXT = RunContext(datetime(2026, 12, 1, tzinfo=UTC), FINGERPRINT, None)  # type: ignore[arg-type]
 
 
@@ -47,7 +54,11 @@ def test_statuses_follow_what_happened_to_each_model_and_cell(tmp_path):
     results = build_results(inputs, recorder, pool.models, CONTEXT, lambda path: None)
     validate_results(results, "built")
     models = {m["slug"]: (m["status"], m["reason"]) for m in results["models"]}
-    assert models == {"a": ("ok", None), "b": ("load-failed", "b: folder missing"), "c": ("skipped", UNUSED_REASON)}
+    assert models == {
+        "a": ("ok", None),
+        "b": ("load-failed", "b: folder missing"),
+        "c": ("skipped", UNUSED_REASON),
+    }
     cells = {(c["model"], c["prompt"]): c["status"] for c in results["cells"]}
     assert cells[("a", first.id)] == "truncated"
     assert cells[("a", second.id)] == "ok"

@@ -45,7 +45,7 @@ def test_a_session_that_ran_no_foundry_test_summarises_nothing(tmp_path):
 
 
 def test_finish_builds_the_record_and_counts_loads_per_model(tmp_path):
-    session, runtime = make_session(tmp_path)
+    session, _runtime = make_session(tmp_path)
     run_cells(session)
     summary = session.finish()
     assert summary.results is not None
@@ -75,7 +75,9 @@ def test_a_failed_request_is_recorded_on_its_cell_only(tmp_path):
 
 def test_the_report_and_baseline_steps_write_their_files(tmp_path):
     report = tmp_path / "report"
-    session, _ = make_session(tmp_path, report=str(report), save="main", **{"baseline-dir": str(tmp_path / "b")})
+    session, _ = make_session(
+        tmp_path, report=str(report), save="main", **{"baseline-dir": str(tmp_path / "b")}
+    )
     run_cells(session)
     summary = session.finish()
     assert [step.step for step in summary.steps] == ["report", "baseline"]
@@ -161,6 +163,8 @@ def test_run_step_turns_any_exception_into_one_line():
 
 def test_summary_lines_name_each_failed_step():
     summary = RunSummary(
-        results=None, steps=(StepOutcome(step="baseline", error="disk full"),), errors=("results not built: x",)
+        results=None,
+        steps=(StepOutcome(step="baseline", error="disk full"),),
+        errors=("results not built: x",),
     )
     assert summary_lines(summary) == ["error: results not built: x", "error: baseline not saved: disk full"]
