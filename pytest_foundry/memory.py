@@ -27,6 +27,33 @@ def current_rss(pid: int | None = None) -> int | None:
         return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time ``pid``'s threads have spent running so far, in seconds, or None.
+
+    On Linux from each thread's ``schedstat`` (nanoseconds): the kernel's ``utime`` and
+    ``stime`` tick at 10 ms, too coarse for one request of a fast model.  Elsewhere from
+    psutil (user + system).
+    """
+    total_ns = 0
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        threads = []
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/schedstat", encoding="ascii") as stat:
+                total_ns += int(stat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended between the listing and the read
+    if threads and total_ns:
+        return total_ns / 1e9
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except (psutil.Error, OSError, ValueError):
+        return None
+    return float(times.user + times.system)
+
+
 class RssSampler:
     """Peak RSS of one process, sampled from a daemon thread every ``interval_s``.
 

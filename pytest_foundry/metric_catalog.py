@@ -34,11 +34,20 @@ E2E = RequestMetric("e2e_s", "E2E", "s", "lower")
 DECODE_TPS = RequestMetric("decode_tps", "decode tok/s", "tok/s", "higher")
 E2E_TPS = RequestMetric("e2e_tps", "end-to-end tok/s", "tok/s", "higher")
 OUTPUT_TOKENS = RequestMetric("output_tokens", "output tokens", "tokens", "higher")
+CPU_PER_TOKEN = RequestMetric("cpu_per_token_s", "CPU time/token", "s", "lower")
 # Gaps between content chunks: many per request (``gaps_s``), summarised together.
 GAP = RequestMetric("gap_s", "inter-chunk gap", "s", "lower")
 
 # Summarised per cell, in this order; GAP is summarised over every gap of every request.
-REQUEST_METRICS: tuple[RequestMetric, ...] = (TTFT, TPOT, E2E, DECODE_TPS, E2E_TPS, OUTPUT_TOKENS)
+REQUEST_METRICS: tuple[RequestMetric, ...] = (
+    TTFT,
+    TPOT,
+    E2E,
+    DECODE_TPS,
+    E2E_TPS,
+    OUTPUT_TOKENS,
+    CPU_PER_TOKEN,
+)
 SUMMARISED_METRICS: tuple[RequestMetric, ...] = (*REQUEST_METRICS, GAP)
 
 
@@ -80,6 +89,9 @@ OUTPUT_TOKENS_MEDIAN = _figure(
     "output_tokens", OUTPUT_TOKENS, "median", "output tokens", "output_tokens_median"
 )
 GAP_P99 = _figure("gap_p99", GAP, "p99", "gap p99", "gap_p99_s")
+CPU_PER_TOKEN_MEDIAN = _figure(
+    "cpu_per_token", CPU_PER_TOKEN, "median", "CPU time/token", "cpu_per_token_median_s"
+)
 
 FIGURES: tuple[Figure, ...] = (
     TTFT_P50,
@@ -91,6 +103,7 @@ FIGURES: tuple[Figure, ...] = (
     E2E_TPS_MEDIAN,
     OUTPUT_TOKENS_MEDIAN,
     GAP_P99,
+    CPU_PER_TOKEN_MEDIAN,
 )
 FIGURES_BY_NAME: dict[str, Figure] = {figure.name: figure for figure in FIGURES}
 # What a latency test puts into pytest-benchmark's extra_info, next to the run facts.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,9 @@ class RequestMetrics:
     e2e_tps: float | None
     gaps_s: tuple[float, ...] = field(default_factory=tuple)
     finish_reason: str | None = None
+    # CPU time the serving process spent on this request per output token: a speed figure
+    # that other load on the machine barely moves (wall time stretches, CPU time does not).
+    cpu_per_token_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,6 +63,11 @@ class RequestMetrics:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestMetrics:
         return cls(**{**data, "gaps_s": tuple(data.get("gaps_s", ()))})
+
+    def with_cpu(self, cpu_s: float | None) -> RequestMetrics:
+        """These metrics with the serving process's CPU time per output token."""
+        per_token = cpu_s / self.output_tokens if cpu_s is not None and self.output_tokens > 0 else None
+        return replace(self, cpu_per_token_s=per_token)
 
 
 def compute_request_metrics(timing: StreamTiming) -> RequestMetrics:

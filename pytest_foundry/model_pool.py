@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_foundry.errors import FoundryError, ModelError, one_line
+from pytest_foundry.errors import FoundryError, ModelError, RequestTimeout, one_line
 from pytest_foundry.prompts import PromptSpec
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
 from pytest_foundry.runtime.chat_client import ChatClient, http_chat_client, openai_client
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from pytest_foundry.runtime.streaming import Generation
 
 Turn = Callable[[], AbstractContextManager[None]]
+# The cold and warm-up requests after a load use this short probe, not a test prompt: a
+# prompt that is too long for the model then fails only its own cells.
+PROBE_PROMPT = PromptSpec(id="probe", prompt="Reply with one short sentence about the weather.")
 # (base URL, timeout) -> the client that sends a model's measured requests.
 ClientFactory = Callable[[str, float], ChatClient]
 
@@ -46,7 +49,12 @@ class PooledModel:
     loaded: LoadedModel | None = None
     client: ChatClient | None = None  # sends the measured requests to ``loaded``
     untimed_client: Any = None  # an openai.OpenAI client, made on first ask
-    error: str | None = None
+    error: str | None = None  # it could not be resolved or loaded (load-failed)
+    # It loaded, then failed for good: its host died, a request timed out or the server
+    # went away.  Its remaining requests fail at once with this reason (a circuit
+    # breaker: a hung model must not hold the run for every remaining case).
+    broken: str | None = None
+    detail: str | None = None  # the whole text behind error / broken
     loads: int = 0
     cold_ttft_s: float | None = None
     rss_before_load: int | None = None
@@ -70,7 +78,7 @@ class ModelPool:
         self,
         runtime_factory: Callable[[], Runtime],
         settings: PoolSettings,
-        warm_prompt: PromptSpec,
+        warm_prompt: PromptSpec = PROBE_PROMPT,
         *,
         turn: Turn | None = None,
         progress: ProgressCallback | None = None,
@@ -109,8 +117,9 @@ class ModelPool:
         failure is kept, so the model's later tests fail at once with the same reason.
         """
         model = self.models[key]
-        if model.error is not None:
-            raise ModelError(model.error)
+        for reason in (model.error, model.broken):
+            if reason is not None:
+                raise ModelError(reason)
         if model.serving:
             return model
         try:
@@ -119,16 +128,20 @@ class ModelPool:
                 from pytest_foundry.memory import current_rss
 
                 # RSS before load: the baseline the model's memory delta is measured from.
-                model.memory_pid = runtime.memory_pid()
-                model.rss_before_load = current_rss(model.memory_pid) if model.memory_pid else None
-                model.loaded = runtime.load(model.request, self.progress)
-            model.released = False
-            model.loads += 1
-            model.client = self._client_factory(model.loaded.base_url, self._settings.timeout_s)
-            self._warm(model)
+                shared_pid = runtime.memory_pid()
+                rss_before = current_rss(shared_pid) if shared_pid else None
+                loaded = runtime.load(model.request, self.progress)
         except FoundryError as exc:
             model.error = one_line(str(exc))
+            model.detail = getattr(exc, "detail", None) or str(exc)
             raise ModelError(model.error) from None
+        model.loaded, model.released = loaded, False
+        model.loads += 1
+        # A model host reports its own process and memory; otherwise the runtime's.
+        model.memory_pid = loaded.pid if loaded.pid is not None else shared_pid
+        model.rss_before_load = loaded.rss_before_load if loaded.pid is not None else rss_before
+        model.client = self._client_factory(loaded.base_url, self._settings.timeout_s)
+        self._warm(model)  # a failure here breaks the model (it did load)
         return model
 
     def _warm(self, model: PooledModel) -> None:
@@ -136,7 +149,13 @@ class ModelPool:
         requests warm caches so the measured rounds see a steady state."""
         messages = self._warm_prompt.messages()
         for index in range(1 + self._settings.model_warmup):
-            generation = self.request(model, messages, self._settings.max_tokens, self._settings.seed)
+            try:
+                generation = self.request(model, messages, self._settings.max_tokens, self._settings.seed)
+            except ModelError as exc:
+                if model.broken is None:
+                    what = "cold request" if index == 0 else "warm-up request"
+                    self._break(model, f"{model.slug}: {what} after load failed: {exc}", exc)
+                raise ModelError(model.broken or str(exc)) from None
             if index == 0:
                 model.cold_ttft_s = generation.metrics.ttft_s
 
@@ -190,13 +209,15 @@ class ModelPool:
         temperature: float | None = None,
     ) -> Generation:
         """One measured, streamed request; raises ModelError / RequestTimeout (one line)."""
-        from pytest_foundry.memory import RssSampler
+        from pytest_foundry.memory import RssSampler, cpu_seconds
 
+        if model.broken is not None:
+            raise ModelError(model.broken)
         client = model.client
         if not model.serving or client is None:
             raise ModelError(f"{model.slug}: not loaded")
         assert model.loaded is not None
-        model_id = model.loaded.model_id
+        model_id, pid = model.loaded.model_id, model.memory_pid
 
         def send() -> Generation:
             return client.chat(
@@ -207,14 +228,40 @@ class ModelPool:
                 seed=seed,
             )
 
-        if model.memory_pid is None:
-            with self._turn():
-                return send()  # no process to watch: memory stays "n/a"
-        with self._turn(), RssSampler(model.memory_pid) as sampler:
-            generation = send()
+        try:
+            if pid is None:
+                with self._turn():
+                    return send()  # no process to watch: memory and CPU time stay "n/a"
+            with self._turn(), RssSampler(pid) as sampler:
+                cpu_before = cpu_seconds(pid)
+                generation = send()
+                cpu_after = cpu_seconds(pid)
+        except RequestTimeout as exc:
+            self._break(model, f"{exc} (later requests to {model.slug} fail at once)", exc)
+            raise
+        except ModelError as exc:
+            if self._host_died(model, exc):
+                raise ModelError(model.broken or str(exc)) from None
+            raise
         if sampler.peak_bytes is not None:
             model.peak_rss = max(model.peak_rss or 0, sampler.peak_bytes)
-        return generation
+        cpu_s = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        return replace(generation, metrics=generation.metrics.with_cpu(cpu_s))
+
+    def _host_died(self, model: PooledModel, exc: ModelError) -> bool:
+        """After a failed request: has the model's host died?  Then the model is broken."""
+        assert model.loaded is not None
+        runtime = self.runtime
+        cause = runtime.failure_cause(model.loaded) if runtime is not None else None
+        if cause is None:
+            return False
+        self._break(model, cause, exc)
+        return True
+
+    @staticmethod
+    def _break(model: PooledModel, reason: str, exc: BaseException) -> None:
+        model.broken = one_line(reason)
+        model.detail = getattr(exc, "detail", None) or str(exc)
 
 
 def _close_clients(model: PooledModel) -> None:

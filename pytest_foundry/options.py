@@ -139,6 +139,9 @@ class Settings:
     judge_repeats: int
     lockstep: Path | None = None
     temperature: float = 0.0
+    # Whether --foundry-report (or its ini key) named the folder: only then is it checked
+    # before the run (a run that uses no foundry fixture never writes the default one).
+    report_given: bool = False
 
 
 def register_options(parser: pytest.Parser) -> None:
@@ -268,6 +271,7 @@ def resolve_settings(
         judge=text("judge") or None,
         judge_repeats=parsed("judge-repeats", 1, lambda n, v: _int(n, v, 1)),
         lockstep=path("lockstep"),
+        report_given="report" in raw,
     )
 
 

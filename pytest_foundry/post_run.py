@@ -77,8 +77,10 @@ def run_step(name: StepName, body: Callable[[_Step], None]) -> StepOutcome:
         written=tuple(step.written),
         notes=tuple(step.notes),
         gate_report=report,
-        # A gate that failed, or could not compare, must not pass silently.
-        fails_run=name == "gate" and (error is not None or (report is not None and report.failed)),
+        # A step the user asked for that failed (a report or baseline not written, a
+        # judge that could not run, a gate that could not compare) fails the run, and
+        # so does a gate whose verdict is a failure.
+        fails_run=error is not None or (report is not None and report.failed),
     )
 
 

@@ -24,6 +24,8 @@ DEFAULT_PROMPTS_NAME = "default prompt set"
 # Test ids join model and prompt with "-"; keeping "-" out of prompt ids keeps the join
 # unambiguous, so ids never collide across models x prompts.
 PROMPT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+# Ids name snapshot files (<id>.<n>.txt): well inside every file system's 255-byte limit.
+PROMPT_ID_MAX_LENGTH = 120
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ def parse_prompts(data: Any, source: str, *, validate: bool = True) -> list[Prom
         where = f"{source}: prompts[{index}] (id={entry['id']})"
         if not PROMPT_ID_PATTERN.match(entry["id"]):
             raise ConfigError(f"{where}: id may hold only letters, digits, '_' and '.'")
+        if len(entry["id"]) > PROMPT_ID_MAX_LENGTH:
+            raise ConfigError(
+                f"{where}: id is {len(entry['id'])} characters long; at most {PROMPT_ID_MAX_LENGTH} "
+                "(it names the snapshot file)"
+            )
         # Case-insensitively: snapshots/<model>/<id>.txt must stay apart on Windows and macOS.
         if entry["id"].lower() in seen:
             raise ConfigError(f"{where}: duplicate prompt id (ids must differ in more than case)")

@@ -48,13 +48,16 @@ class RequestRecord(TypedDict):
     e2e_tps: float | None
     gaps_s: list[float]
     finish_reason: str | None
+    cpu_per_token_s: NotRequired[float | None]
 
 
 class MemoryRecord(TypedDict):
-    # "in-process": this pytest process runs the model; "server": a server process by pid.
-    scope: Literal["in-process", "server"]
+    # "host": a model host process serving this model alone; "server": an endpoint's
+    # server process by pid; "in-process": the pytest process itself (older runs).
+    scope: Literal["host", "in-process", "server"]
     pid: int
     rss_before_load_bytes: int | None
+    rss_after_load_bytes: NotRequired[int | None]
     peak_rss_bytes: int | None
     # peak_rss_bytes - rss_before_load_bytes, when both are known.
     delta_bytes: int | None
@@ -75,6 +78,7 @@ class ModelRecord(TypedDict):
     notes: str | None
     status: ModelStatus
     reason: str | None
+    reason_detail: NotRequired[str | None]  # the whole text behind reason
     load_s: float | None
     cold_ttft_s: float | None  # TTFT of the first request after load
     memory: MemoryRecord | None
@@ -105,6 +109,7 @@ class CellRecord(TypedDict):
     prompt: str  # prompt id
     status: CellStatus
     reason: str | None
+    reason_detail: NotRequired[str | None]  # the whole text behind reason
     max_tokens: int
     seed: int
     warmup: list[RequestRecord]  # untimed warm-up rounds, kept apart
@@ -135,6 +140,7 @@ class RunRecord(TypedDict):
     prompts_file: str | None
     models_file: str | None
     lockstep: NotRequired[LockstepRecord]  # only with --foundry-lockstep
+    interrupted: NotRequired[bool]  # Ctrl-C stopped the run: its cells are partial
 
 
 class FingerprintRecord(TypedDict):

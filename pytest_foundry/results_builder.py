@@ -43,6 +43,7 @@ class RunContext:
     fingerprint: FingerprintRecord
     git: GitRecord | None
     lockstep: LockstepStats | None = None
+    interrupted: bool = False
 
 
 def cell_status(cell: CellState, model: PooledModel) -> tuple[CellStatus, str | None]:
@@ -62,7 +63,14 @@ def cell_status(cell: CellState, model: PooledModel) -> tuple[CellStatus, str | 
 def model_record(model: PooledModel, footprint: Footprint | None, backend: str) -> ModelRecord:
     loaded, request = model.loaded, model.request
     path = loaded.path if loaded else request.path
-    status: ModelStatus = "load-failed" if model.error else ("ok" if loaded else "skipped")
+    status: ModelStatus
+    reason: str | None
+    if model.error:
+        status, reason = "load-failed", model.error
+    elif model.broken:
+        status, reason = "error", model.broken
+    else:
+        status, reason = ("ok", None) if loaded else ("skipped", UNUSED_REASON)
     memory: MemoryRecord | None = None
     if model.memory_pid is not None:
         delta = (
@@ -70,13 +78,17 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
             if model.peak_rss is not None and model.rss_before_load is not None
             else None
         )
+        hosted = loaded is not None and loaded.pid is not None
         memory = MemoryRecord(
-            scope="in-process" if backend == "foundry-local" else "server",
+            scope="host" if hosted else ("in-process" if backend == "foundry-local" else "server"),
             pid=model.memory_pid,
             rss_before_load_bytes=model.rss_before_load,
             peak_rss_bytes=model.peak_rss,
             delta_bytes=delta,
         )
+        if hosted:
+            assert loaded is not None
+            memory["rss_after_load_bytes"] = loaded.rss_after_load
     return ModelRecord(
         slug=request.slug,
         requested=request.requested,
@@ -91,7 +103,8 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         capabilities=list(request.capabilities),
         notes=request.notes,
         status=status,
-        reason=model.error if model.error else (None if loaded else UNUSED_REASON),
+        reason=reason,
+        reason_detail=model.detail if status in ("load-failed", "error") else None,
         load_s=loaded.load_s if loaded else None,
         cold_ttft_s=model.cold_ttft_s,
         memory=memory,
@@ -114,7 +127,7 @@ def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
     )
 
 
-def _run_record(inputs: RunInputs, lockstep: LockstepStats | None) -> RunRecord:
+def _run_record(inputs: RunInputs, lockstep: LockstepStats | None, interrupted: bool) -> RunRecord:
     s = inputs.settings
     run = RunRecord(
         backend=inputs.backend,  # type: ignore[typeddict-item]
@@ -130,6 +143,8 @@ def _run_record(inputs: RunInputs, lockstep: LockstepStats | None) -> RunRecord:
         prompts_file=str(s.prompts_file) if s.prompts_file else None,
         models_file=str(s.models_file) if s.models_file else None,
     )
+    if interrupted:
+        run["interrupted"] = True
     if lockstep is not None:
         run["lockstep"] = LockstepRecord(
             seat=lockstep.seat,
@@ -167,7 +182,7 @@ def build_results(
         schema=SCHEMA_NAME,
         schema_version=SCHEMA_VERSION,
         created_at=context.created_at.isoformat(timespec="seconds"),
-        run=_run_record(inputs, context.lockstep),
+        run=_run_record(inputs, context.lockstep, context.interrupted),
         fingerprint=context.fingerprint,
         git=context.git,
         models=model_records,
@@ -178,17 +193,18 @@ def build_results(
 def _unreached_cells(
     inputs: RunInputs, models: Iterable[PooledModel], recorded: set[tuple[str, str]]
 ) -> Iterable[CellRecord]:
-    """Cells of a model that never loaded still appear, with the reason."""
+    """Cells of a model that never loaded, or broke, still appear, with the reason."""
     for model in models:
-        if model.error is None:
+        failure = model.error or model.broken
+        if failure is None:
             continue
         for prompt in inputs.prompts:
             if (model.slug, prompt.id) not in recorded:
                 yield CellRecord(
                     model=model.slug,
                     prompt=prompt.id,
-                    status="load-failed",
-                    reason=model.error,
+                    status="load-failed" if model.error else "error",
+                    reason=failure,
                     max_tokens=prompt.max_tokens or inputs.settings.max_tokens,
                     seed=inputs.settings.seed,
                     warmup=[],

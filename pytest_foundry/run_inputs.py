@@ -7,10 +7,12 @@ BaselineError, one line) instead of after the tests.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_foundry.errors import ConfigError
 from pytest_foundry.model_config import ModelsFile, load_models_file
 from pytest_foundry.model_selection import default_model_names, model_requests
 from pytest_foundry.options import Settings
@@ -44,6 +46,25 @@ class RunInputs:
         return next((p for p in self.prompts if p.id == prompt_id), None)
 
 
+def _check_writable_folder(folder: Path, option: str, *, create: bool = True) -> None:
+    """The folder (or its nearest existing parent) can take files; else ConfigError.
+
+    Checked before any model loads, so a run never measures for minutes and then fails
+    to save what it measured."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ConfigError(f"{option}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option}: {existing} is not writable")
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{option}: cannot create {folder} ({exc.strerror})") from None
+
+
 def load_inputs(settings: Settings, base_dir: Path) -> RunInputs:
     """Read and check every input file the settings name (raises FoundryError, one line)."""
     from pytest_foundry.gate.policy import parse_gate_spec
@@ -52,6 +73,16 @@ def load_inputs(settings: Settings, base_dir: Path) -> RunInputs:
     names = settings.models or default_model_names(models_file)
     requests = model_requests(names, models_file, settings.models_base_dir if settings.models else base_dir)
     judge = model_requests([settings.judge], models_file, base_dir)[0] if settings.judge else None
+    if settings.save:
+        from pytest_foundry.gate.baselines import check_name
+
+        check_name(settings.save)  # before the run, not after it: "../evil" never gets far
+    if settings.lockstep is not None:
+        _check_writable_folder(settings.lockstep.parent, "--foundry-lockstep")
+    if settings.report_dir is not None and settings.report_given:
+        _check_writable_folder(settings.report_dir, "--foundry-report", create=False)
+    if judge is not None and judge.path is not None and not (judge.path / "genai_config.json").is_file():
+        raise ConfigError(f"--foundry-judge: {judge.path} is not an ONNX Runtime GenAI model folder")
     baseline = None
     if settings.compare:
         from pytest_foundry.gate.baselines import load_baseline, resolve_baseline

@@ -29,8 +29,8 @@ class RunSummary:
 
     @property
     def failed(self) -> bool:
-        """Whether a step the user asked for failed the run (the gate, so far)."""
-        return any(step.fails_run for step in self.steps)
+        """Whether a step the user asked for failed, or the record could not be built."""
+        return bool(self.errors) or any(step.fails_run for step in self.steps)
 
     @property
     def gate_report(self) -> GateReport | None:

@@ -133,7 +133,7 @@ class FoundrySession:
     def used(self) -> bool:
         return bool(self.recorder.cells) or any(m.loads or m.error for m in self.models_under_test.values())
 
-    def build_results(self) -> Results:
+    def build_results(self, *, interrupted: bool = False) -> Results:
         from pytest_foundry.fingerprint import git_state, machine_fingerprint
         from pytest_foundry.footprint import folder_footprint
         from pytest_foundry.results_builder import RunContext, build_results
@@ -143,6 +143,7 @@ class FoundrySession:
             fingerprint=machine_fingerprint(),
             git=git_state(Path.cwd()),
             lockstep=self.lockstep.stats if self.lockstep is not None else None,
+            interrupted=interrupted,
         )
         return build_results(
             self.inputs,
@@ -175,14 +176,17 @@ class FoundrySession:
         if self.inputs.judge is not None:
             steps.append(post_run.judge_outputs(self.inputs, self.recorder, self.pool))
         try:
-            results = self.build_results()
+            results = self.build_results(interrupted=interrupted)
         except Exception as exc:
             error = f"results not built: {type(exc).__name__}: {one_line(str(exc))}"
             self.summary = RunSummary(results=None, steps=tuple(steps), notes=tuple(notes), errors=(error,))
             return self.summary
         if settings.report_dir is not None:
             steps.append(post_run.write_report(self.inputs, results))
-        if settings.save:
+        if settings.save and interrupted:
+            # A partial run is no baseline: a later compare would pass against its gaps.
+            notes.append(f"baseline {settings.save!r} not saved: the run was interrupted")
+        elif settings.save:
             steps.append(post_run.save_baseline(self.inputs, results))
         if self.inputs.baseline is not None:
             steps.append(post_run.gate(self.inputs, results))

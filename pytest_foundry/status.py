@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-# A model: resolved and loaded, or why not.
-ModelStatus = Literal["ok", "load-failed", "skipped"]
+# A model: resolved and loaded, or why not.  "error": it loaded, then failed (its host
+# died, or it stopped answering), so its remaining cells failed at once.
+ModelStatus = Literal["ok", "load-failed", "error", "skipped"]
 # A model x prompt cell.  "truncated" = ok, but the output reached max_tokens.
 CellStatus = Literal["ok", "truncated", "skipped", "load-failed", "timeout", "error"]
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_foundry.metric_catalog import (
+    CPU_PER_TOKEN_MEDIAN,
     DECODE,
     E2E_P50,
     E2E_P95,
@@ -49,7 +50,7 @@ class GateMetric:
     unit_family: Literal["time", "memory", "plain"] = "plain"
 
 
-def _latency(figure: Figure, floor: float) -> GateMetric:
+def _latency(figure: Figure, floor: float, fail: float | None = 0.10) -> GateMetric:
     """A gated latency figure of the metric catalogue: per-request samples, bootstrap CI."""
     is_time = figure.unit == "s"
     return GateMetric(
@@ -62,7 +63,7 @@ def _latency(figure: Figure, floor: float) -> GateMetric:
         figure.statistic,
         MS_PER_S if is_time else 1.0,
         warn=0.05,
-        fail=0.10,
+        fail=fail,
         floor=floor,
         unit_family="time" if is_time else "plain",
     )
@@ -75,6 +76,9 @@ GATE_METRICS: tuple[GateMetric, ...] = (
     _latency(DECODE, floor=0.5),
     _latency(E2E_P50, floor=1.0),
     _latency(E2E_P95, floor=1.0),
+    # The serving process's CPU time per output token: robust to other load on the
+    # machine, so it warns by default; give it a fail threshold to gate on it.
+    _latency(CPU_PER_TOKEN_MEDIAN, floor=0.1, fail=None),
     # Load time is one cold measurement per run and swings with the disk cache: no warn tier.
     GateMetric(
         "load_time",

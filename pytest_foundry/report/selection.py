@@ -23,6 +23,7 @@ from typing import Any, cast
 from pytest_foundry import cost as cost_model
 from pytest_foundry.errors import one_line
 from pytest_foundry.metric_catalog import (
+    CPU_PER_TOKEN_MEDIAN,
     DECODE,
     E2E_P50,
     E2E_P95,
@@ -478,6 +479,7 @@ DETAIL_COLUMNS: tuple[Column, ...] = (
     figure_column(TTFT_P95, ranked=False),
     figure_column(DECODE),
     figure_column(OUTPUT_TOKENS_MEDIAN, ranked=False),
+    figure_column(CPU_PER_TOKEN_MEDIAN, ranked=False),
     Column("quality", "Quality", "quality"),
     Column("snapshot", "Snapshot", "snapshot"),
     Column("reason", "Reason", "reason"),
@@ -507,6 +509,7 @@ def _detail_row(cell: CellRecord) -> dict[str, Cell]:
         DECODE.name: _stat_cell(
             summary("decode_tps"), "median", fmt.rate, fmt.csv_number, estimated=estimated
         ),
+        CPU_PER_TOKEN_MEDIAN.name: _stat_cell(summary("cpu_per_token_s"), "median", fmt.duration, fmt.csv_ms),
         OUTPUT_TOKENS_MEDIAN.name: _stat_cell(
             summary("output_tokens"),
             "median",
@@ -573,8 +576,9 @@ def _packages(packages: Mapping[str, str | None]) -> str:
 def report_meta(results: Results) -> tuple[tuple[str, str], ...]:
     run, machine, git = results["run"], results["fingerprint"], results["git"]
     backend = run["backend"] + (f" ({run['endpoint']})" if run["endpoint"] else "")
+    interrupted = " · INTERRUPTED: partial results, not every cell ran" if run.get("interrupted") else ""
     lines = [
-        ("Run", f"{results['created_at']} · {backend}"),
+        ("Run", f"{results['created_at']} · {backend}{interrupted}"),
         (
             "Settings",
             f"{run['rounds']} measured rounds after {run['warmup']} warm-up · max_tokens {run['max_tokens']}"

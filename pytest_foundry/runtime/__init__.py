@@ -9,18 +9,19 @@ from pytest_foundry.runtime.base import LoadedModel, ModelRequest, Runtime
 
 def describe_backend(endpoint: str | None) -> str:
     """The backend, for the report header (devices are per model, known once loaded)."""
-    return f"backend endpoint {endpoint}" if endpoint else "backend foundry-local (in-process)"
+    return f"backend endpoint {endpoint}" if endpoint else "backend foundry-local (a host process per model)"
 
 
 def create_runtime(endpoint: str | None, cache_dir: Path | None) -> Runtime:
-    """The endpoint runtime when a URL is given, else Foundry Local in this process."""
+    """The endpoint runtime when a URL is given, else Foundry Local with each model in a
+    host process of its own."""
     if endpoint:
         from pytest_foundry.runtime.endpoint import EndpointRuntime
 
         return EndpointRuntime(endpoint)
-    from pytest_foundry.runtime.foundry_local import FoundryLocalRuntime
+    from pytest_foundry.runtime.hosted import HostedRuntime
 
-    return FoundryLocalRuntime(cache_dir=cache_dir)
+    return HostedRuntime(cache_dir=cache_dir)
 
 
 __all__ = ["LoadedModel", "ModelRequest", "Runtime", "create_runtime", "describe_backend"]

@@ -45,6 +45,11 @@ class LoadedModel:
     execution_provider: str | None
     load_s: float | None  # None when the runtime did not load it (endpoint)
     extra: dict[str, str] = field(default_factory=dict)
+    # The process that serves this model alone (a model host), and its resident memory
+    # just before and after the load; None where the runtime shares one process.
+    pid: int | None = None
+    rss_before_load: int | None = None
+    rss_after_load: int | None = None
 
     @property
     def slug(self) -> str:
@@ -63,7 +68,11 @@ class Runtime(Protocol):
         """Resolve and load a model; raises ModelError with a one-line reason."""
 
     def memory_pid(self) -> int | None:
-        """The process whose memory grows with loaded models (None when unknown)."""
+        """The process whose memory grows with loaded models (None when unknown, or
+        when each LoadedModel names its own ``pid``)."""
+
+    def failure_cause(self, model: LoadedModel) -> str | None:
+        """Why a loaded model can no longer answer (its host died), or None."""
 
     def unload(self, model: LoadedModel) -> None:
         """Release a loaded model (best effort, never raises)."""

@@ -79,6 +79,9 @@ class EndpointRuntime:
         pid = status.get("pid") if isinstance(status, dict) else None
         return int(pid) if isinstance(pid, int) else None
 
+    def failure_cause(self, model: LoadedModel) -> str | None:
+        return None  # the server is not ours to watch: its errors speak for themselves
+
     def load(self, request: ModelRequest, progress: ProgressCallback | None = None) -> LoadedModel:
         self.start()
         available = self._model_ids or []

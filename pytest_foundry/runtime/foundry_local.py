@@ -128,6 +128,9 @@ class FoundryLocalRuntime:
         # Models run inside this process.
         return os.getpid()
 
+    def failure_cause(self, model: LoadedModel) -> str | None:
+        return None  # in this process: a crash takes the caller with it
+
     def close(self) -> None:
         for model in list(self._loaded.values()):
             with contextlib.suppress(Exception):

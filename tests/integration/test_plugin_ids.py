@@ -91,7 +91,7 @@ def test_report_header_names_backend_models_and_settings(inner, two_tests, tiny_
     result = inner.run_inprocess(f"--foundry-models=tiny,{tiny_b}", "--collect-only")
     result.stdout.fnmatch_lines(
         [
-            "foundry: backend foundry-local (in-process); models tiny, tiny-b; "
+            "foundry: backend foundry-local (a host process per model); models tiny, tiny-b; "
             "2 prompts, rounds 2 + warmup 0, max_tokens 16"
         ]
     )

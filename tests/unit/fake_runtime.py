@@ -54,6 +54,8 @@ class FakeRuntime:
     closed: int = 0
     loads: list[str] = field(default_factory=list)
     unloads: list[str] = field(default_factory=list)
+    dead: dict[str, str] = field(default_factory=dict)  # slug -> how its host ended
+    pid: int | None = None  # the process each loaded model names, if any
 
     def start(self) -> None:
         self.started += 1
@@ -71,10 +73,15 @@ class FakeRuntime:
             device="CPU",
             execution_provider="CPUExecutionProvider",
             load_s=0.25,
+            pid=self.pid,
+            rss_before_load=1000 if self.pid else None,
         )
 
     def memory_pid(self) -> int | None:
         return None
+
+    def failure_cause(self, model: LoadedModel) -> str | None:
+        return self.dead.get(model.slug)
 
     def unload(self, model: LoadedModel) -> None:
         self.unloads.append(model.slug)

@@ -72,7 +72,7 @@ def test_invalid_results_name_the_key(saved: Path, capsys: pytest.CaptureFixture
     data["models"][0]["status"] = "fine"
     saved.write_text(json.dumps(data), encoding="utf-8")
     assert main(["report", str(saved)]) == 2
-    expected = f"{saved}: models[0].status: 'fine' is not one of ['ok', 'load-failed', 'skipped']"
+    expected = f"{saved}: models[0].status: 'fine' is not one of ['ok', 'load-failed', 'error', 'skipped']"
     assert _error_line(capsys) == f"pytest-foundry: error: {expected}"
     assert sorted(p.name for p in saved.parent.iterdir()) == ["results.json"]
 

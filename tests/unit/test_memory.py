@@ -104,3 +104,25 @@ def test_a_sampler_cannot_run_twice_at_once_but_can_restart() -> None:
 def test_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="interval_s"):
         RssSampler(interval_s=0)
+
+
+def test_cpu_seconds_grow_with_work_done_at_sub_tick_resolution():
+    import os
+    import time
+
+    from pytest_foundry.memory import cpu_seconds
+
+    before = cpu_seconds(os.getpid())
+    deadline = time.perf_counter() + 0.003  # 3 ms: below the kernel's 10 ms tick
+    while time.perf_counter() < deadline:
+        pass
+    after = cpu_seconds(os.getpid())
+    assert before is not None
+    assert after is not None
+    assert after > before
+
+
+def test_cpu_seconds_of_a_process_that_does_not_exist_is_none():
+    from pytest_foundry.memory import cpu_seconds
+
+    assert cpu_seconds(2**22 + 12345) is None

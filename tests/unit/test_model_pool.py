@@ -7,8 +7,8 @@ from contextlib import contextmanager
 import pytest
 from fake_runtime import FakeChat, FakeRuntime, generation
 
-from pytest_foundry.errors import ModelError
-from pytest_foundry.model_pool import ModelPool, PoolSettings
+from pytest_foundry.errors import ModelError, RequestTimeout
+from pytest_foundry.model_pool import PROBE_PROMPT, ModelPool, PoolSettings
 from pytest_foundry.prompts import PromptSpec
 from pytest_foundry.runtime.base import ModelRequest
 
@@ -50,11 +50,82 @@ def test_a_load_failure_is_kept_and_told_again_without_a_second_load():
     assert pool.acquire("other").serving
 
 
-def test_a_warm_up_failure_fails_the_model_with_the_reason():
-    chat = FakeChat(script={"tiny-generic-cpu:1": [ModelError("HTTP 400: prompt too long")]})
+def test_a_cold_request_failure_breaks_the_loaded_model_with_the_reason():
+    chat = FakeChat(script={"tiny-generic-cpu:1": [ModelError("HTTP 400: KV cache capacity (48) too small")]})
     pool = make_pool(FakeRuntime(), chat)
-    with pytest.raises(ModelError, match="prompt too long"):
+    with pytest.raises(ModelError, match=r"tiny: cold request after load failed: HTTP 400: KV cache"):
         pool.acquire("tiny")
+    model = pool.models["tiny"]
+    # It loaded: not a load failure, but broken, and told again at once.
+    assert model.error is None
+    assert model.broken is not None
+    with pytest.raises(ModelError, match="cold request after load failed"):
+        pool.acquire("tiny")
+
+
+def test_the_warm_up_uses_the_short_probe_prompt_not_a_test_prompt():
+    sent: list[list[dict[str, str]]] = []
+
+    class Recording(FakeChat):
+        def __call__(self, base_url, timeout_s):
+            client = super().__call__(base_url, timeout_s)
+            original = client.chat
+
+            def chat(model_id, messages, **kwargs):
+                sent.append(messages)
+                return original(model_id, messages, **kwargs)
+
+            client.chat = chat  # type: ignore[method-assign]
+            return client
+
+    pool = ModelPool(lambda: FakeRuntime(), SETTINGS, client_factory=Recording())
+    pool.add(TINY)
+    pool.acquire("tiny")
+    assert sent[0] == PROBE_PROMPT.messages()
+
+
+def test_after_a_timeout_the_model_s_remaining_requests_fail_at_once():
+    chat = FakeChat(
+        script={
+            "tiny-generic-cpu:1": [generation("tiny")] * 3 + [RequestTimeout("tiny: no answer within 5 s")]
+        }
+    )
+    pool = make_pool(FakeRuntime(), chat)
+    model = pool.acquire("tiny")
+    with pytest.raises(RequestTimeout):
+        pool.request(model, WARM.messages(), 8, 1)
+    sent = len(chat.requests)
+    with pytest.raises(ModelError, match="later requests to tiny fail at once"):
+        pool.request(model, WARM.messages(), 8, 1)
+    assert len(chat.requests) == sent  # the circuit breaker sent nothing
+
+
+def test_a_dead_host_breaks_only_its_model_with_how_it_ended():
+    runtime = FakeRuntime()
+    chat = FakeChat(
+        script={"tiny-generic-cpu:1": [generation("tiny")] * 3 + [ModelError("tiny: connection reset")]}
+    )
+    pool = make_pool(runtime, chat)
+    model = pool.acquire("tiny")
+    runtime.dead["tiny"] = "tiny: model host exited with signal 9 (SIGKILL: out of memory?)"
+    with pytest.raises(ModelError, match=r"signal 9 \(SIGKILL: out of memory\?\)"):
+        pool.request(model, WARM.messages(), 8, 1)
+    assert model.detail == "tiny: connection reset"
+    assert pool.acquire("other").serving
+
+
+def test_cpu_time_per_token_comes_from_the_serving_process():
+    import os
+
+    runtime = FakeRuntime(pid=os.getpid())  # this process stands in for a model host
+    pool = make_pool(runtime, FakeChat())
+    model = pool.acquire("tiny")
+    assert model.memory_pid == os.getpid()
+    assert model.rss_before_load == 1000  # as the host reported it
+    generation_ = pool.request(model, WARM.messages(), 8, 1)
+    assert generation_.metrics.cpu_per_token_s is not None
+    assert generation_.metrics.cpu_per_token_s >= 0
+    assert model.peak_rss is not None
 
 
 def test_release_unloads_and_closes_the_client_and_a_later_acquire_loads_again():

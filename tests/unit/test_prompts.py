@@ -155,8 +155,21 @@ def test_missing_file(tmp_path):
 
 
 def test_a_folder_is_not_a_prompts_file(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="is a folder, not a JSON file"):
         load_prompts(tmp_path)
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "prompts.json"
+    path.write_bytes(b'{"prompts": [{"id": "a", "prompt": "caf\xe9"}]}')
+    with pytest.raises(ConfigError, match=r"prompts\.json: not UTF-8 text \(byte 0xe9 at offset 39\)"):
+        load_prompts(path)
+
+
+def test_a_prompt_id_too_long_for_a_file_name_is_refused(tmp_path):
+    path = write(tmp_path / "prompts.json", {"prompts": [{"id": "a" * 121, "prompt": "x"}]})
+    with pytest.raises(ConfigError, match="id is 121 characters long; at most 120"):
+        load_prompts(path)
 
 
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path):

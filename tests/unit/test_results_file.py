@@ -157,7 +157,7 @@ def _duplicate_cell(d: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (_mutate_status, "models[0].status: 'fine' is not one of ['ok', 'load-failed', 'skipped']"),
+        (_mutate_status, "models[0].status: 'fine' is not one of ['ok', 'load-failed', 'error', 'skipped']"),
         (_drop_sample_key, "cells[1].samples[2]: 'e2e_s' is a required property"),
         (_extra_key, "run: Additional properties are not allowed ('colour' was unexpected)"),
         (_bad_memory, "models[1].memory.peak_rss_bytes: '1 GB' is not of type 'integer', 'null'"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fake_runtime import FakeChat, FakeRuntime, generation, settings
 
-from pytest_foundry.errors import ModelError, RequestTimeout
+from pytest_foundry.errors import ConfigError, ModelError, RequestTimeout
 from pytest_foundry.post_run import StepOutcome, run_step
 from pytest_foundry.run_summary import RunSummary, summary_lines
 from pytest_foundry.session import FoundrySession
@@ -67,10 +67,16 @@ def test_a_failed_request_is_recorded_on_its_cell_only(tmp_path):
         session.generate("m2", prompt)
     results = session.finish().results
     assert results is not None
-    cells = {c["model"]: (c["status"], c["reason"]) for c in results["cells"]}
-    assert cells["m1"] == ("timeout", "m1: no answer in 5 s")
-    # m2's cold request failed: that fails the model, so its cells say load-failed.
-    assert cells["m2"][0] == "load-failed"
+    cells = {(c["model"], c["prompt"]): (c["status"], c["reason"]) for c in results["cells"]}
+    assert cells[("m1", prompt.id)] == ("timeout", "m1: no answer in 5 s")
+    # The breaker: m1's prompts that never ran say why, as errors.
+    assert (
+        cells[("m1", session.prompts[0].id)][1] == "m1: no answer in 5 s (later requests to m1 fail at once)"
+    )
+    # m2 loaded, but its cold request failed: the model is in error, not load-failed.
+    assert cells[("m2", prompt.id)] == ("error", "m2: cold request after load failed: m2: HTTP 500")
+    models = {m["slug"]: m["status"] for m in results["models"]}
+    assert models == {"m1": "error", "m2": "error"}  # m1 tripped the breaker
 
 
 def test_the_report_and_baseline_steps_write_their_files(tmp_path):
@@ -89,16 +95,29 @@ def test_the_report_and_baseline_steps_write_their_files(tmp_path):
     assert lines[-1].startswith("pytest-foundry report: ")
 
 
-def test_a_report_folder_that_cannot_be_written_is_one_error_line(tmp_path):
+def test_a_report_folder_that_is_a_file_is_refused_before_any_model_loads(tmp_path):
     blocker = tmp_path / "report"
     blocker.write_text("a file where the folder should be")
-    session, _ = make_session(tmp_path, report=str(blocker))
+    with pytest.raises(ConfigError, match=r"--foundry-report: .*report is a file, not a folder"):
+        make_session(tmp_path, report=str(blocker))
+
+
+def test_a_save_name_that_escapes_the_baseline_folder_is_refused_before_the_run(tmp_path):
+    with pytest.raises(ConfigError, match="baseline name '../evil'"):
+        make_session(tmp_path, save="../evil")
+
+
+def test_a_report_folder_that_breaks_during_the_run_is_one_error_line(tmp_path):
+    report = tmp_path / "report"
+    session, _ = make_session(tmp_path, report=str(report))
     run_cells(session)
+    report.write_text("a file where the folder should be")  # appeared while the tests ran
     summary = session.finish()
     (step,) = summary.steps
     assert step.step == "report"
     assert step.error is not None
     assert "\n" not in step.error
+    assert summary.failed  # the run's exit status is not 0
     assert any(line.startswith("error: report not written: ") for line in summary_lines(summary))
 
 
@@ -156,9 +175,9 @@ def test_run_step_turns_any_exception_into_one_line():
         raise ValueError("bad\nvalue")
 
     outcome = run_step("report", broken)
-    assert outcome == StepOutcome(step="report", error="ValueError: bad value")
-    assert not outcome.fails_run
+    assert outcome == StepOutcome(step="report", error="ValueError: bad value", fails_run=True)
     assert run_step("gate", broken).fails_run  # a gate that could not compare never passes
+    assert not run_step("report", lambda step: None).fails_run
 
 
 def test_summary_lines_name_each_failed_step():
