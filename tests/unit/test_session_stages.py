@@ -103,7 +103,7 @@ def test_a_report_folder_that_is_a_file_is_refused_before_any_model_loads(tmp_pa
 
 
 def test_a_save_name_that_escapes_the_baseline_folder_is_refused_before_the_run(tmp_path):
-    with pytest.raises(ConfigError, match="baseline name '../evil'"):
+    with pytest.raises(ConfigError, match=r"baseline name '\.\./evil'"):
         make_session(tmp_path, save="../evil")
 
 
