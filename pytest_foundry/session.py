@@ -33,7 +33,7 @@ from pytest_foundry.results import (
     RunRecord,
 )
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
-from pytest_foundry.runtime.streaming import Generation, make_client, stream_chat
+from pytest_foundry.runtime.streaming import ChatClient, Generation, make_client, stream_chat
 
 if TYPE_CHECKING:
     from pytest_foundry.gate.compare import GateReport
@@ -47,6 +47,8 @@ class ModelState:
     request: ModelRequest
     loaded: LoadedModel | None = None
     client: openai.OpenAI | None = None
+    # The lean client the timed requests go through (``client`` is for foundry_client).
+    chat: ChatClient | None = None
     error: str | None = None
     loads: int = 0
     cold_ttft_s: float | None = None
@@ -177,6 +179,7 @@ class FoundrySession:
             state.released = False
             state.loads += 1
             state.client = make_client(state.loaded.base_url, self.settings.timeout_s)
+            state.chat = ChatClient(state.loaded.base_url, self.settings.timeout_s)
             self._warm(state)
         except FoundryError as exc:
             state.error = one_line(str(exc))
@@ -208,13 +211,13 @@ class FoundrySession:
         seed: int,
         temperature: float | None = None,
     ) -> Generation:
-        assert state.loaded is not None and state.client is not None
+        assert state.loaded is not None and state.chat is not None
         from pytest_foundry.memory import RssSampler
 
         def request() -> Generation:
-            assert state.loaded is not None and state.client is not None
+            assert state.loaded is not None and state.chat is not None
             return stream_chat(
-                state.client,
+                state.chat,
                 state.loaded.model_id,
                 messages,
                 max_tokens=max_tokens,
@@ -611,7 +614,7 @@ class FoundrySession:
         prompts = {p.id: p for p in self.prompts}
         try:
             judge.loaded = runtime.load(request, self.progress)
-            judge.client = make_client(judge.loaded.base_url, self.settings.timeout_s)
+            judge.chat = ChatClient(judge.loaded.base_url, self.settings.timeout_s)
         except FoundryError as exc:
             raise ModelError(f"judge {self.settings.judge}: {one_line(str(exc))}") from None
         try:
@@ -634,8 +637,6 @@ class FoundrySession:
                 quality = cell.output.setdefault("quality", {})
                 quality["judge"] = {"model": judge.loaded.model_id, **aggregate_judgements(verdicts)}
         finally:
-            if judge.client is not None:
-                judge.client.close()
             runtime.unload(judge.loaded)
 
     def summary_lines(self) -> list[str]:
