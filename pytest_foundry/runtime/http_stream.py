@@ -37,6 +37,10 @@ READ_SIZE = 65536
 # An error body or a page that is not an event stream: read this much, for the message.
 ERROR_BODY_LIMIT = 65536
 _EXCERPT = 100
+# Longer socket timeouts overflow the C time types; a year is as good as forever.
+MAX_SOCKET_TIMEOUT_S = 365 * 86400.0
+# The watchdog re-checks at least this often (waits beyond it gain nothing).
+_MAX_WAIT_S = 3600.0
 
 
 class _Watchdog:
@@ -96,7 +100,9 @@ class _Watchdog:
                         with contextlib.suppress(OSError):
                             socket.socket.shutdown(sock, socket.SHUT_RDWR)
                 self._wake_ns = self._heap[0][0] if self._heap else None
-                self._cond.wait(None if self._wake_ns is None else (self._wake_ns - now) / 1e9)
+                self._cond.wait(
+                    None if self._wake_ns is None else min((self._wake_ns - now) / 1e9, _MAX_WAIT_S)
+                )
 
 
 _WATCHDOG = _Watchdog()
@@ -136,6 +142,7 @@ class ChatClient:
         return Exchange(self, body, label, timeout_s, deadline_ns)
 
     def _connection(self, timeout_s: float) -> http.client.HTTPConnection:
+        timeout_s = min(timeout_s, MAX_SOCKET_TIMEOUT_S)
         if self._https:
             return http.client.HTTPSConnection(self._host, self._port, timeout=timeout_s)
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout_s)

@@ -30,7 +30,8 @@ Besides ``MODEL_ID`` (answered per ``mode``), the server lists one model per mod
 ``fault-<mode>:1`` (``_`` as ``-``), which always answers in that mode: one plugin run
 can meet every fault, one model each.  ``healthy_first`` requests per model are answered
 as ``foundry`` before the fault applies (a model's cold and warm-up requests succeed; its
-measured ones meet the fault).
+measured ones meet the fault).  ``models_mode`` makes ``GET /v1/models`` (the plugin's
+endpoint probe) misbehave too: ``banner``, ``html`` or ``http500``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MODEL_ID = "faulty-model:1"
+MODELS_MODES = ("ok", "banner", "html", "http500")
 MODES = (
     "foundry",
     "ok",
@@ -108,9 +110,12 @@ def _event(data: dict[str, Any] | str) -> bytes:
 class MisbehavingServer:
     """``with MisbehavingServer("cut") as server: ... server.base_url ...``"""
 
-    def __init__(self, mode: str = "foundry", *, healthy_first: int = 0) -> None:
+    def __init__(self, mode: str = "foundry", *, healthy_first: int = 0, models_mode: str = "ok") -> None:
+        if models_mode not in MODELS_MODES:
+            raise ValueError(f"unknown models_mode {models_mode!r}; modes: {', '.join(MODELS_MODES)}")
         self.mode = mode
         self.healthy_first = healthy_first
+        self.models_mode = models_mode
         self.requests: list[dict[str, Any]] = []
         self._per_model: dict[str, int] = {}
         self.stopping = threading.Event()
@@ -168,8 +173,10 @@ class MisbehavingServer:
 
 
 @contextmanager
-def misbehaving_server(mode: str = "foundry", *, healthy_first: int = 0) -> Iterator[MisbehavingServer]:
-    with MisbehavingServer(mode, healthy_first=healthy_first) as server:
+def misbehaving_server(
+    mode: str = "foundry", *, healthy_first: int = 0, models_mode: str = "ok"
+) -> Iterator[MisbehavingServer]:
+    with MisbehavingServer(mode, healthy_first=healthy_first, models_mode=models_mode) as server:
         yield server
 
 
@@ -182,7 +189,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes ----------------------------------------------------------------------
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/models":
+        if self.path.rstrip("/") == "/v1/models" and self.server_state.models_mode != "ok":
+            getattr(self, f"_mode_{self.server_state.models_mode}")(MODEL_ID)
+            self.close_connection = True
+        elif self.path.rstrip("/") == "/v1/models":
             ids = [MODEL_ID, *_MODE_OF_MODEL]
             self._json(200, {"object": "list", "data": [{"id": i, "object": "model"} for i in ids]})
         else:

@@ -251,3 +251,23 @@ def test_a_hung_endpoint_ends_the_run_in_bounded_time_with_a_timeout(run_plugin)
     run.result.stdout.fnmatch_lines([f"*{MODEL_ID}: no answer within the 1 s timeout*"])
     assert [cell["status"] for cell in run.cells().values()] == ["timeout"]
     assert elapsed < 30, elapsed
+
+
+@pytest.mark.parametrize(
+    ("models_mode", "reason"),
+    [
+        ("banner", "did not answer with HTTP (it sent SSH-2.0-OpenSSH_9.6p1 Debian-4)"),
+        ("html", "GET /models did not answer with JSON"),
+        ("http500", "GET /models answered HTTP 500 (Internal Server Error)"),
+    ],
+)
+def test_an_endpoint_whose_probe_misbehaves_fails_its_model_with_one_line(run_plugin, models_mode, reason):
+    with MisbehavingServer(models_mode=models_mode) as server:
+        run = run_plugin(server, [MODEL_ID])
+    assert run.result.ret == pytest.ExitCode.TESTS_FAILED
+    run.assert_no_traceback()
+    run.result.stdout.fnmatch_lines([f"endpoint {server.base_url}*{reason}*"])
+    (model,) = run.results()["models"]
+    assert model["status"] == "load-failed"
+    assert reason in model["reason"]
+    assert all(cell["status"] != "ok" for cell in run.cells().values())
