@@ -61,9 +61,9 @@ class EndpointRuntime:
         try:
             data = _get_json(f"{self.base_url}/models")
         except urllib.error.HTTPError as exc:
-            reason = one_line(str(exc.reason))
+            said = one_line(str(exc.reason))
             raise ModelError(
-                f"endpoint {self.base_url}: GET /models answered HTTP {exc.code} ({reason})"
+                f"endpoint {self.base_url}: GET /models answered HTTP {exc.code} ({said})"
             ) from None
         except ValueError:
             raise ModelError(f"endpoint {self.base_url}: GET /models did not answer with JSON") from None
