@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import openai
-
 from pytest_foundry.errors import FoundryError, ModelError, RequestTimeout, one_line
 from pytest_foundry.lockstep import Lockstep
 from pytest_foundry.matrix import default_model_names, model_requests
@@ -36,6 +34,8 @@ from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallb
 from pytest_foundry.runtime.streaming import ChatClient, Generation, make_client, stream_chat
 
 if TYPE_CHECKING:
+    import openai
+
     from pytest_foundry.gate.compare import GateReport
     from pytest_foundry.quality.annotations import Annotations
 
