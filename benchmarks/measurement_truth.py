@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import random
 import shutil
 import statistics
 import subprocess
@@ -285,7 +286,10 @@ def ratio(value: float | None, reference: float | None) -> str:
 
 def report(samples: dict[str, list[Sample]], target: Target, args: argparse.Namespace) -> None:
     print(f"\nendpoint {target.base_url}, model {target.model_id}")
-    print(f"{args.rounds} rounds (+{args.warmup} warm-up), max_tokens {args.max_tokens}, interleaved\n")
+    print(
+        f"{args.rounds} rounds (+{args.warmup} warm-up), max_tokens {args.max_tokens}, "
+        "clients interleaved in a random order each round\n"
+    )
     rows = {
         name: (
             median([s.ttft_s for s in runs]),
@@ -322,9 +326,10 @@ def main() -> None:
     parser.add_argument("--endpoint", help="an OpenAI-compatible base URL (…/v1); needs --model")
     parser.add_argument("--model", help="the model id the endpoint serves")
     parser.add_argument("--model-folder", type=Path, help="an ONNX genai model folder to serve in-process")
-    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the per-round client order")
     parser.add_argument(
         "--target", type=float, default=0.05, help="allowed harness/minimal gap (0.05 = 5 %%)"
     )
@@ -367,10 +372,12 @@ def main() -> None:
             clients = {name: makers[name]() for name in wanted}
             samples: dict[str, list[Sample]] = {name: [] for name in clients}
             names = list(clients)
+            order = random.Random(args.seed)
             for round_index in range(args.warmup + args.rounds):
-                # Rotate the order each round: no client always runs first or last.
-                shift = round_index % len(names)
-                for name in names[shift:] + names[:shift]:
+                # A fresh order each round: no client always runs first, last, or right
+                # after the same other one (after the reused client's stall, say).
+                order.shuffle(names)
+                for name in names:
                     sample = clients[name](args.max_tokens, 42)
                     if round_index >= args.warmup:
                         samples[name].append(sample)

@@ -21,6 +21,7 @@ import contextlib
 import heapq
 import http.client
 import itertools
+import os
 import re
 import socket
 import threading
@@ -53,6 +54,12 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
+        self._reset()
+        # A forked child (a model host, a multiprocessing worker) has no watchdog
+        # thread: start afresh there instead of trusting the parent's state.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[int, int]] = []
         self._armed: dict[int, socket.socket] = {}

@@ -7,6 +7,7 @@ framing and, end to end, the pytest subprocess and its results.json.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -179,6 +180,25 @@ def test_a_hung_or_trickling_server_is_cut_off_at_the_timeout(misbehaving, mode,
     elapsed = time.monotonic() - start
     assert expected in message
     assert TIMEOUT_S <= elapsed < TIMEOUT_S + TIMEOUT_SLACK_S, elapsed
+
+
+def test_the_deadline_holds_in_a_forked_child(misbehaving):
+    ask(misbehaving)  # the parent's deadline watchdog is running now
+    misbehaving.mode = "trickle_headers"
+    pid = os.fork()
+    if pid == 0:  # the child: only the deadline's outcome leaves it, as its exit status
+        status = 3
+        try:
+            start = time.monotonic()
+            ask(misbehaving)
+        except RequestTimeout:
+            status = 0 if time.monotonic() - start < TIMEOUT_S + TIMEOUT_SLACK_S else 1
+        except BaseException:
+            status = 2
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 # -- what the request cannot carry -------------------------------------------------------
