@@ -4,8 +4,14 @@ clients, interleaved on one endpoint, and their TTFT / TPOT / E2E medians side b
 Clients, each round in a rotating order (so none always goes first or last):
 
 * ``harness``: pytest-foundry's timed path (``runtime.streaming.stream_chat``);
-* ``minimal``: an independent minimal client, raw ``http.client`` and a bare SSE parser,
-  a fresh connection per request: the reference every ratio is taken against;
+* ``minimal``: an independent minimal client, raw ``http.client`` (``read1``, lines split
+  by hand) and a bare SSE parser, a fresh connection per request: the reference every
+  ratio is taken against;
+* ``minimal2``: the same minimal client again, as a second client: how far two identical
+  clients' medians drift apart in this run (the noise floor of every ratio);
+* ``readline``: the minimal client reading with ``HTTPResponse.readline``, which on a
+  chunked body holds the first events back (a client artefact, shown for the record);
+* ``socket``: a raw socket and a byte scan, no HTTP library at all (the floor);
 * ``curl``: ``curl -N`` with ``-w time_starttransfer/time_total`` (its first *byte*, not
   the first content token, and no token count: no TPOT);
 * ``sdk``: the SDK's own in-process streaming loop (``ChatSession``), only when the model
@@ -27,7 +33,9 @@ import argparse
 import http.client
 import json
 import random
+import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +57,7 @@ from pytest_foundry.runtime.streaming import ChatClient, make_client, stream_cha
 
 PROMPT = "Explain the principle of retrieval augmented generation in 2 sentences."
 REFERENCE = "minimal"
+CLIENTS = ("harness", "minimal", "minimal2", "readline", "socket", "curl", "sdk", "openai", "reused")
 
 
 @dataclass
@@ -86,14 +95,38 @@ def request_body(target: Target, max_tokens: int, seed: int) -> bytes:
     ).encode()
 
 
-def _read_sse(response: http.client.HTTPResponse, start: int) -> Sample:
-    """A bare SSE parser: one ``data:`` line at a time, json.loads, nothing else."""
-    ttft: int | None = None
-    tokens: int | None = None
+def _lines_read1(response: http.client.HTTPResponse) -> Iterator[tuple[int, bytes]]:
+    """Body lines with the time their bytes arrived: one ``read1`` (what the socket has)
+    at a time, split at newlines."""
+    rest = b""
+    while True:
+        data = response.read1(65536)
+        now = time.perf_counter_ns()
+        if not data:
+            return
+        *lines, rest = (rest + data).split(b"\n")
+        for line in lines:
+            yield now, line
+
+
+def _lines_readline(response: http.client.HTTPResponse) -> Iterator[tuple[int, bytes]]:
+    """Body lines through ``readline``: on a chunked body it holds the first events back
+    (~0.8 ms on the SDK web service), which is why ``minimal`` reads with ``read1``."""
     while True:
         line = response.readline()
+        now = time.perf_counter_ns()
         if not line:
-            break
+            return
+        yield now, line
+
+
+def _read_sse(lines: Iterator[tuple[int, bytes]], start: int) -> Sample:
+    """A bare SSE parser: ``data:`` lines, json.loads, nothing else.  Times are those of
+    the bytes' arrival, not of this client getting round to them."""
+    ttft: int | None = None
+    tokens: int | None = None
+    end = start
+    for end, line in lines:
         if not line.startswith(b"data:"):
             continue
         payload = line[5:].strip()
@@ -103,23 +136,65 @@ def _read_sse(response: http.client.HTTPResponse, start: int) -> Sample:
         if ttft is None:
             for choice in event.get("choices") or ():
                 if (choice.get("delta") or {}).get("content"):
-                    ttft = time.perf_counter_ns()
+                    ttft = end
         if event.get("usage"):
             tokens = event["usage"]["completion_tokens"]
-    end = time.perf_counter_ns()
     return Sample(None if ttft is None else (ttft - start) / 1e9, (end - start) / 1e9, tokens)
 
 
-def minimal_client(target: Target, max_tokens: int, seed: int) -> Sample:
+def http_client(
+    target: Target, max_tokens: int, seed: int, reader: Callable[..., Iterator[tuple[int, bytes]]]
+) -> Sample:
     parts = urlsplit(target.base_url)
     body = request_body(target, max_tokens, seed)
     start = time.perf_counter_ns()
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
     conn.request("POST", parts.path + "/chat/completions", body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
-    sample = _read_sse(response, start)
+    sample = _read_sse(reader(conn.getresponse()), start)
     conn.close()
     return sample
+
+
+_CONTENT = re.compile(rb'"content":\s*"(?:[^"\\]|\\.)')
+_TOKENS = re.compile(rb'"completion_tokens":\s*(\d+)')
+
+
+def socket_client(target: Target, max_tokens: int, seed: int) -> Sample:
+    """The floor: a raw socket, the request bytes written by hand, and the answer scanned
+    for the first non-empty ``"content"``, the usage and ``[DONE]`` as the bytes come."""
+    parts = urlsplit(target.base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    body = request_body(target, max_tokens, seed)
+    head = (
+        f"POST {parts.path}/chat/completions HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    ttft: int | None = None
+    seen = b""
+    start = time.perf_counter_ns()
+    sock = socket.create_connection((host, port), timeout=120)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(head.encode() + body)
+    end = start
+    while True:
+        data = sock.recv(65536)
+        end = time.perf_counter_ns()
+        if not data:
+            break
+        # Search the new bytes with a little of the old: a pattern may straddle reads.
+        window = seen[-64:] + data
+        seen += data
+        if ttft is None and _CONTENT.search(window):
+            ttft = end
+        if b"[DONE]" in window:
+            break
+    sock.close()
+    counts = _TOKENS.findall(seen)
+    return Sample(
+        None if ttft is None else (ttft - start) / 1e9,
+        (end - start) / 1e9,
+        int(counts[-1]) if counts else None,
+    )
 
 
 def reused_client_factory(target: Target) -> Callable[[int, int], Sample]:
@@ -131,7 +206,7 @@ def reused_client_factory(target: Target) -> Callable[[int, int], Sample]:
         start = time.perf_counter_ns()
         conn.request("POST", parts.path + "/chat/completions", body, {"Content-Type": "application/json"})
         response = conn.getresponse()
-        sample = _read_sse(response, start)
+        sample = _read_sse(_lines_read1(response), start)
         response.read()  # drain to the end of the body, so the connection can be reused
         return sample
 
@@ -313,12 +388,54 @@ def report(samples: dict[str, list[Sample]], target: Target, args: argparse.Name
             f"{'n/a' if tokens is None else f'{tokens:g}':>6}"
         )
     print("\nratios are to the minimal client; curl's TTFT is its first byte (time_starttransfer)")
+    if "minimal2" in rows:
+        twin = rows["minimal2"]
+        drift = ", ".join(
+            f"{label} {twin[i] / ref[i] - 1:+.1%}"
+            for label, i in (("TTFT", 0), ("E2E", 2))
+            if twin[i] and ref[i]
+        )
+        print(f"noise floor, minimal2 vs minimal (identical clients): {drift}")
     harness, minimal = rows["harness"], rows[REFERENCE]
-    for label, index in (("TTFT", 0), ("E2E", 2)):
+    for label, index, field in (("TTFT", 0, "ttft_s"), ("TPOT", 1, "tpot_s"), ("E2E", 2, "e2e_s")):
         if harness[index] and minimal[index]:
             off = harness[index] / minimal[index] - 1
+            low, high = ratio_interval(samples["harness"], samples[REFERENCE], field, args.seed)
             verdict = "within" if abs(off) <= args.target else "OUTSIDE"
-            print(f"harness {label} median vs minimal client: {off:+.1%} ({verdict} ±{args.target:.0%})")
+            trimmed = trimmed_mean(samples["harness"], field) / trimmed_mean(samples[REFERENCE], field) - 1
+            print(
+                f"harness {label} median vs minimal client: {off:+.1%} "
+                f"(95% CI {low - 1:+.1%} .. {high - 1:+.1%}; {verdict} ±{args.target:.0%}); "
+                f"10%-trimmed means: {trimmed:+.1%}"
+            )
+
+
+def trimmed_mean(runs: list[Sample], field: str, cut: float = 0.1) -> float:
+    """The mean of the middle 80 %: near the median when the spread is wide and even (the
+    embedded model's TTFT), and steadier than it."""
+    values = sorted(v for v in (getattr(s, field) for s in runs) if v is not None)
+    drop = int(len(values) * cut)
+    kept = values[drop : len(values) - drop] or values
+    return sum(kept) / len(kept)
+
+
+def ratio_interval(
+    samples: list[Sample], reference: list[Sample], field: str, seed: int, resamples: int = 2000
+) -> tuple[float, float]:
+    """A bootstrap 95% interval of median(samples) / median(reference)."""
+    import numpy as np
+
+    def values(runs: list[Sample]) -> Any:
+        present = [getattr(s, field) for s in runs]
+        return np.array([v for v in present if v is not None], dtype=float)
+
+    a, b = values(samples), values(reference)
+    rng = np.random.default_rng(seed)
+    ratios = np.median(rng.choice(a, (resamples, a.size)), axis=1) / np.median(
+        rng.choice(b, (resamples, b.size)), axis=1
+    )
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def main() -> None:
@@ -326,17 +443,20 @@ def main() -> None:
     parser.add_argument("--endpoint", help="an OpenAI-compatible base URL (…/v1); needs --model")
     parser.add_argument("--model", help="the model id the endpoint serves")
     parser.add_argument("--model-folder", type=Path, help="an ONNX genai model folder to serve in-process")
-    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=1, help="seed of the per-round client order")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the client order and pauses")
+    parser.add_argument(
+        "--jitter-ms", type=float, default=10.0, help="random pause before each request, up to this"
+    )
     parser.add_argument(
         "--target", type=float, default=0.05, help="allowed harness/minimal gap (0.05 = 5 %%)"
     )
     parser.add_argument(
         "--clients",
-        default="harness,minimal,curl,sdk,openai,reused",
-        help="comma-separated subset of harness,minimal,curl,sdk,openai,reused",
+        default=",".join(CLIENTS),
+        help=f"comma-separated subset of {','.join(CLIENTS)}",
     )
     args = parser.parse_args()
     if args.endpoint and not args.model:
@@ -354,7 +474,16 @@ def main() -> None:
         with context as target:
             makers: dict[str, Callable[[], Callable[[int, int], Sample]]] = {
                 "harness": lambda: harness_factory(target),
-                "minimal": lambda: lambda max_tokens, seed: minimal_client(target, max_tokens, seed),
+                "minimal": lambda: (
+                    lambda max_tokens, seed: http_client(target, max_tokens, seed, _lines_read1)
+                ),
+                "minimal2": lambda: (
+                    lambda max_tokens, seed: http_client(target, max_tokens, seed, _lines_read1)
+                ),
+                "readline": lambda: (
+                    lambda max_tokens, seed: http_client(target, max_tokens, seed, _lines_readline)
+                ),
+                "socket": lambda: lambda max_tokens, seed: socket_client(target, max_tokens, seed),
                 "curl": lambda: curl_factory(target, workdir),
                 "sdk": lambda: sdk_factory(target),
                 "openai": lambda: openai_factory(target),
@@ -378,6 +507,11 @@ def main() -> None:
                 # after the same other one (after the reused client's stall, say).
                 order.shuffle(names)
                 for name in names:
+                    # A random pause before each request: the service's first token waits
+                    # for a periodic wake-up (TTFT spreads evenly over ~3 ms on the embedded
+                    # model), and back-to-back requests would otherwise meet that period at
+                    # a phase set by the previous client's teardown, not at random.
+                    time.sleep(order.uniform(0, args.jitter_ms / 1000))
                     sample = clients[name](args.max_tokens, 42)
                     if round_index >= args.warmup:
                         samples[name].append(sample)
