@@ -119,9 +119,13 @@ def stream_chat(
     max_tokens: int,
     temperature: float,
     seed: int,
-    timeout_s: float,
+    timeout_s: float | None = None,
 ) -> Generation:
-    """Send one streamed request and time it; raises ModelError/RequestTimeout (one line)."""
+    """Send one streamed request and time it; raises ModelError/RequestTimeout (one line).
+
+    ``timeout_s`` bounds the whole request (default: the client's)."""
+    if timeout_s is None:
+        timeout_s = client.timeout_s
     body = encode_request(model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
     url = client.base_url
     pieces: list[str] = []

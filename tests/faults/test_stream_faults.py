@@ -21,6 +21,7 @@ from misbehaving_server import (
 )
 
 from pytest_foundry.errors import ModelError, RequestTimeout
+from pytest_foundry.runtime.endpoint import EndpointRuntime
 from pytest_foundry.runtime.streaming import ChatClient, Generation, stream_chat
 
 TIMEOUT_S = 1.0
@@ -165,6 +166,22 @@ def test_a_refused_connection_is_unreachable():
     assert not isinstance(info.value, RequestTimeout)
 
 
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/v1", "127.0.0.1:8080/v1", "http://127.0.0.1:99999/v1"])
+def test_a_url_the_client_cannot_use_is_one_line(url):
+    with pytest.raises(ModelError, match=r"^\S+: not an? (http\(s\) URL|valid port)$"):
+        ChatClient(url, TIMEOUT_S)
+
+
+def test_the_clients_timeout_is_the_default(misbehaving):
+    misbehaving.mode = "hang"
+    start = time.monotonic()
+    with pytest.raises(RequestTimeout), ChatClient(misbehaving.base_url, 0.3) as client:
+        stream_chat(
+            client, MODEL_ID, [{"role": "user", "content": "x"}], max_tokens=1, temperature=0.0, seed=0
+        )
+    assert time.monotonic() - start < 0.3 + TIMEOUT_SLACK_S
+
+
 # -- bounded time ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("mode", "expected"),
@@ -232,8 +249,12 @@ def test_every_fault_fails_only_its_own_cells_with_its_reason(run_plugin):
     # request of each model succeeds, its measured rounds meet the fault.
     good = ["foundry", "ok", "no_usage"]
     with MisbehavingServer(healthy_first=1) as server:
+        start = time.monotonic()
         run = run_plugin(server, [mode_model(mode) for mode in [*good, *FAULTS]])
+        elapsed = time.monotonic() - start
     assert run.result.ret == pytest.ExitCode.TESTS_FAILED
+    # The hung and the trickling model cost their 1 s timeout each, not the server's 30 s.
+    assert elapsed < 25, elapsed
     run.result.assert_outcomes(passed=len(good), failed=len(FAULTS))
     run.assert_no_traceback()
     cells = run.cells()
@@ -261,32 +282,32 @@ def test_a_well_behaved_endpoint_passes(run_plugin):
     assert [cell["status"] for cell in run.cells().values()] == ["ok"]
 
 
-def test_a_hung_endpoint_ends_the_run_in_bounded_time_with_a_timeout(run_plugin):
-    with MisbehavingServer("hang", healthy_first=1) as server:
-        start = time.monotonic()
-        run = run_plugin(server, [MODEL_ID])
-        elapsed = time.monotonic() - start
-    assert run.result.ret == pytest.ExitCode.TESTS_FAILED
-    run.assert_no_traceback()
-    run.result.stdout.fnmatch_lines([f"*{MODEL_ID}: no answer within the 1 s timeout*"])
-    assert [cell["status"] for cell in run.cells().values()] == ["timeout"]
-    assert elapsed < 30, elapsed
-
-
+# -- the endpoint probe (GET /models) ----------------------------------------------------
 @pytest.mark.parametrize(
-    ("models_mode", "reason"),
+    ("models_mode", "expected"),
     [
-        ("banner", "did not answer with HTTP (it sent SSH-2.0-OpenSSH_9.6p1 Debian-4)"),
-        ("html", "GET /models did not answer with JSON"),
-        ("http500", "GET /models answered HTTP 500 (Internal Server Error)"),
+        ("banner", "endpoint {url} did not answer with HTTP (it sent SSH-2.0-OpenSSH_9.6p1 Debian-4)"),
+        ("html", "endpoint {url}: GET /models did not answer with JSON"),
+        ("http500", "endpoint {url}: GET /models answered HTTP 500 (Internal Server Error)"),
     ],
 )
-def test_an_endpoint_whose_probe_misbehaves_fails_its_model_with_one_line(run_plugin, models_mode, reason):
+def test_a_misbehaving_probe_is_one_line(models_mode, expected):
     with MisbehavingServer(models_mode=models_mode) as server:
+        runtime = EndpointRuntime(server.base_url)
+        with pytest.raises(ModelError) as info:
+            runtime.start()
+    assert str(info.value) == expected.format(url=server.base_url)
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+
+
+def test_a_banner_on_the_probe_fails_the_run_with_one_line(run_plugin):
+    reason = "did not answer with HTTP (it sent SSH-2.0-OpenSSH_9.6p1 Debian-4)"
+    with MisbehavingServer(models_mode="banner") as server:
         run = run_plugin(server, [MODEL_ID])
     assert run.result.ret == pytest.ExitCode.TESTS_FAILED
     run.assert_no_traceback()
-    run.result.stdout.fnmatch_lines([f"endpoint {server.base_url}*{reason}*"])
+    run.result.stdout.fnmatch_lines([f"endpoint {server.base_url} {reason}"])
     (model,) = run.results()["models"]
     assert model["status"] == "load-failed"
     assert reason in model["reason"]
