@@ -198,7 +198,8 @@ def stream_chat(
     if not done and finish_reason is None:
         raise ModelError(
             f"{model_id}: the stream from {url} ended without a finish reason or [DONE] "
-            f"after {len(pieces)} content chunks (the server closed it mid-answer)"
+            f"after {len(pieces)} content chunks "
+            "(the server closed the connection before the answer finished)"
         )
     if any(type(piece) is not str for piece in pieces):
         raise ModelError(f"{model_id}: malformed stream from {url}: a content delta is not text")
