@@ -274,10 +274,25 @@ def test_every_fault_fails_only_its_own_cells_with_its_reason(run_plugin):
         assert any(reason in line for line in run.output.splitlines()), (mode, run.output)
 
 
-def test_a_well_behaved_endpoint_passes(run_plugin):
+CLIENT_TEST = f"""
+def test_the_openai_client_fixture(foundry_client, foundry_model):
+    stream = foundry_client.chat.completions.create(
+        model=foundry_model.model_id,
+        messages=[{{"role": "user", "content": "hi"}}],
+        max_tokens=4,
+        stream=True,
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == {TEXT!r}
+"""
+
+
+def test_a_well_behaved_endpoint_passes(run_plugin, pytester):
+    # The timed path and the openai client of the foundry_client fixture, side by side.
+    pytester.makepyfile(test_client=CLIENT_TEST)
     with MisbehavingServer("foundry") as server:
         run = run_plugin(server, [MODEL_ID])
     assert run.result.ret == pytest.ExitCode.OK
+    run.result.assert_outcomes(passed=2)
     run.assert_no_traceback()
     assert [cell["status"] for cell in run.cells().values()] == ["ok"]
 
