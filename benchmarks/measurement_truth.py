@@ -21,8 +21,10 @@ Clients, each round in a rotating order (so none always goes first or last):
 * ``sdk``: the SDK's own in-process streaming loop (``ChatSession``), only when the model
   runs in this process (not with ``--endpoint``);
 * ``openai``: the ``openai`` client's streaming (the harness's former timed path);
-* ``reused``: raw ``http.client`` on one kept-alive connection, to show the ~40 ms
-  delayed-ACK stall a reused connection meets on the SDK web service.
+* ``reused``: raw ``http.client`` on one kept-alive connection: on the SDK web service it
+  stalls ~40 ms a request (delayed ACK) when its requests follow each other closely,
+  which is why the harness opens a fresh connection per request; interleaved with other
+  clients and pauses, as here, it meets the stall only now and then.
 
 Prints; asserts nothing (speed targets are measured, not unit-tested).  Usage::
 
