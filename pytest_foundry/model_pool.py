@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_foundry.errors import FoundryError, ModelError, RequestTimeout, one_line
+from pytest_foundry.errors import ConnectionFailed, FoundryError, ModelError, RequestTimeout, one_line
 from pytest_foundry.prompts import PromptSpec
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
 from pytest_foundry.runtime.chat_client import ChatClient, http_chat_client, openai_client
@@ -236,7 +236,9 @@ class ModelPool:
                 cpu_before = cpu_seconds(pid)
                 generation = send()
                 cpu_after = cpu_seconds(pid)
-        except RequestTimeout as exc:
+        except (RequestTimeout, ConnectionFailed) as exc:
+            if self._host_died(model, exc):
+                raise type(exc)(model.broken or str(exc), detail=exc.detail) from None
             self._break(model, f"{exc} (later requests to {model.slug} fail at once)", exc)
             raise
         except ModelError as exc:

@@ -37,6 +37,7 @@ class CellState:
     output: OutputRecord | None = None
     status: CellStatus | None = None  # set for failures; otherwise derived
     reason: str | None = None
+    detail: str | None = None  # the whole text behind reason
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,12 @@ class Recorder:
             )
         return self.cells[key]
 
-    def record_failure(self, model: str, prompt: PromptSpec, status: CellStatus, reason: str) -> None:
+    def record_failure(
+        self, model: str, prompt: PromptSpec, status: CellStatus, reason: str, detail: str | None = None
+    ) -> None:
         cell = self.cell(model, prompt)
         cell.status, cell.reason = status, one_line(reason)
+        cell.detail = detail if detail and detail != cell.reason else None
 
     def record_latency(self, model: str, calls: Sequence[tuple[PromptSpec, Generation]], warmup: int) -> None:
         """A latency test's calls: the first ``warmup`` are warm-up rounds, kept apart."""

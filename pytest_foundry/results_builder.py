@@ -118,6 +118,9 @@ def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
         prompt=cell.prompt,
         status=status,
         reason=reason,
+        reason_detail=cell.detail
+        if cell.status is not None
+        else (model.detail if status in ("load-failed", "error") else None),
         max_tokens=cell.max_tokens,
         seed=cell.seed,
         warmup=[m.as_dict() for m in cell.warmup],  # type: ignore[misc]

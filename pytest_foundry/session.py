@@ -118,10 +118,10 @@ class FoundrySession:
                 temperature,
             )
         except RequestTimeout as exc:
-            self.recorder.record_failure(model, prompt, "timeout", str(exc))
+            self.recorder.record_failure(model, prompt, "timeout", str(exc), exc.detail)
             raise
         except ModelError as exc:
-            self.recorder.record_failure(model, prompt, "error", str(exc))
+            self.recorder.record_failure(model, prompt, "error", str(exc), exc.detail)
             raise
 
     def adhoc_prompt(self, text: str) -> PromptSpec:

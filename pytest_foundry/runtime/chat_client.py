@@ -30,14 +30,15 @@ class ChatClient(Protocol):
 
 
 class HttpChatClient:
-    """Streamed chat requests to one base URL (``.../v1``), each timed on its own."""
+    """Streamed chat requests to one base URL (``.../v1``), each timed on its own over a
+    fresh connection with a deadline on the whole request (``http_stream.py``)."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
-        from pytest_foundry.runtime.streaming import make_client
+        from pytest_foundry.runtime.http_stream import ChatClient as StreamClient
 
         self.base_url = base_url
         self.timeout_s = timeout_s
-        self._client: Any = make_client(base_url, timeout_s)
+        self._client = StreamClient(base_url, timeout_s)
 
     def chat(
         self,
@@ -51,13 +52,7 @@ class HttpChatClient:
         from pytest_foundry.runtime.streaming import stream_chat
 
         return stream_chat(
-            self._client,
-            model_id,
-            messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-            timeout_s=self.timeout_s,
+            self._client, model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed
         )
 
     def close(self) -> None:

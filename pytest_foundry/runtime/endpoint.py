@@ -8,6 +8,7 @@ lists; nothing is loaded or unloaded here, so load time is "n/a".
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -59,9 +60,20 @@ class EndpointRuntime:
             return
         try:
             data = _get_json(f"{self.base_url}/models")
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except urllib.error.HTTPError as exc:
+            said = one_line(str(exc.reason))
+            raise ModelError(
+                f"endpoint {self.base_url}: GET /models answered HTTP {exc.code} ({said})"
+            ) from None
+        except ValueError:
+            raise ModelError(f"endpoint {self.base_url}: GET /models did not answer with JSON") from None
+        except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ModelError(f"endpoint {self.base_url} is unreachable: {one_line(str(reason))}") from None
+        except http.client.HTTPException as exc:
+            # A non-HTTP answer (an SSH banner, a raw TCP service on that port).
+            sent = one_line(str(exc.args[0]) if exc.args else type(exc).__name__, 100)
+            raise ModelError(f"endpoint {self.base_url} did not answer with HTTP (it sent {sent})") from None
         entries = data.get("data", []) if isinstance(data, dict) else []
         self._model_ids = [str(entry["id"]) for entry in entries if isinstance(entry, dict) and "id" in entry]
         self._server_pid = self._find_server_pid()
@@ -74,7 +86,7 @@ class EndpointRuntime:
             return None
         try:
             status = _get_json(f"{parts.scheme}://{parts.netloc}/status")
-        except (urllib.error.URLError, OSError, ValueError):
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
             return None
         pid = status.get("pid") if isinstance(status, dict) else None
         return int(pid) if isinstance(pid, int) else None

@@ -159,7 +159,7 @@ class FoundryLocalRuntime:
         except Exception as exc:
             reason = native_message(exc)
             where = f" from {path}" if path and str(path) not in reason else ""
-            raise ModelError(f"{request.requested}: load failed{where}: {reason}") from None
+            raise ModelError(f"{request.requested}: load failed{where}: {reason}", detail=str(exc)) from None
         load_s = (time.perf_counter_ns() - start) / 1e9
         self._loaded[variant.id] = variant
         device, provider = _device_of(variant, path)

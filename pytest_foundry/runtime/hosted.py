@@ -188,9 +188,10 @@ def _await_ready(host: Host, stream: IO[str], progress: ProgressCallback | None)
             elif event.get("event") == "ready":
                 return event
             elif event.get("event") == "error":
-                error = ModelError(str(event.get("message") or f"{host.slug}: model host failed"))
-                error.detail = str(event.get("detail") or "")  # type: ignore[attr-defined]
-                raise error
+                raise ModelError(
+                    str(event.get("message") or f"{host.slug}: model host failed"),
+                    detail=str(event.get("detail") or "") or None,
+                )
         if finished:
             code = host.process.wait()
             elapsed = time.perf_counter() - started

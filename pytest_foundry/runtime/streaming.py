@@ -1,23 +1,41 @@
-"""One timed, streamed chat request through the ``openai`` client.
+"""One timed, streamed chat request, read with minimal work per chunk.
 
-No pytest imports, no retries: the timed region holds exactly one request, from the
-call that sends it to the end of the stream (``[DONE]``).
+No pytest imports, no retries: the timed region holds exactly one request, from opening
+its connection to the end of the stream (``[DONE]``).  The body is read as raw bytes
+(``http_stream``), split into events by a small SSE decoder (``sse``) and each event
+parsed with ``json.loads``: a few microseconds a chunk, where the ``openai`` client's
+pydantic models cost ~60 µs, which on a fast model is most of the measured decode time.
+
+Strict: a stream counts only when it finished (a finish reason or ``[DONE]``); a cut
+stream, a body that is not an event stream, a malformed event, an error event, an HTTP
+error, a broken connection and a request past its deadline are each one-line errors.
+
+The ``openai`` client (``make_client``) stays for the ``foundry_client`` fixture and
+untimed calls; it is imported only when one is made.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-import openai
-
-from pytest_foundry.errors import ModelError, RequestTimeout, native_message, one_line
+from pytest_foundry.errors import ModelError, native_message, one_line
 from pytest_foundry.metrics import RequestMetrics, StreamTiming, compute_request_metrics
+from pytest_foundry.runtime.http_stream import ChatClient
+from pytest_foundry.runtime.sse import NotAnEventStream, SseDecoder
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["CHARS_PER_TOKEN_ESTIMATE", "ChatClient", "Generation", "make_client", "stream_chat"]
 
 # Without usage from the server, N_out is estimated from the text (~4 characters a token
 # for English BPE vocabularies) and flagged as estimated; chunks are never counted.
 CHARS_PER_TOKEN_ESTIMATE = 4
+_EXCERPT = 80
+_DONE = b"[DONE]"
 
 
 @dataclass(frozen=True)
@@ -37,8 +55,10 @@ class Generation:
 
 
 def make_client(base_url: str, timeout_s: float) -> openai.OpenAI:
-    """An OpenAI client for a local server: no retries (they would hide failures and
-    pollute timings) and a per-request timeout."""
+    """An OpenAI client for a local server (the ``foundry_client`` fixture, untimed
+    calls): no retries (they would hide failures) and a per-request timeout."""
+    import openai
+
     return openai.OpenAI(
         base_url=base_url,
         api_key="not-needed-for-local",
@@ -47,62 +67,142 @@ def make_client(base_url: str, timeout_s: float) -> openai.OpenAI:
     )
 
 
-def stream_chat(
-    client: openai.OpenAI,
+def encode_request(
     model_id: str,
     messages: list[dict[str, str]],
     *,
     max_tokens: int,
     temperature: float,
     seed: int,
-    timeout_s: float,
+) -> bytes:
+    """The JSON body of a streamed chat request (UTF-8, as the openai client sends it).
+
+    Raises ModelError naming the message and character when a prompt holds text UTF-8
+    cannot encode (a lone surrogate, e.g. from a ``"\\ud800"`` escape in prompts.json).
+    """
+    payload = {
+        "model": model_id,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "seed": seed,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    try:
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        raise ModelError(f"{model_id}: {_unencodable(messages)}") from None
+    except (TypeError, ValueError) as exc:
+        reason = one_line(str(exc))
+        raise ModelError(f"{model_id}: the request cannot be encoded as JSON ({reason})") from None
+
+
+def _unencodable(messages: list[dict[str, str]]) -> str:
+    for index, message in enumerate(messages, start=1):
+        for key, value in message.items():
+            for position, char in enumerate(str(value), start=1):
+                if 0xD800 <= ord(char) <= 0xDFFF:
+                    role = message.get("role", "?")
+                    return (
+                        f"message {index} ({role}) cannot be sent: its {key} holds U+{ord(char):04X} "
+                        f"at character {position}, a lone surrogate that UTF-8 cannot encode"
+                    )
+    return "the request holds text that UTF-8 cannot encode"
+
+
+def stream_chat(
+    client: ChatClient,
+    model_id: str,
+    messages: list[dict[str, str]],
+    *,
+    max_tokens: int,
+    temperature: float,
+    seed: int,
+    timeout_s: float | None = None,
 ) -> Generation:
-    """Send one streamed request and time it; raises ModelError/RequestTimeout (one line)."""
+    """Send one streamed request and time it; raises ModelError/RequestTimeout (one line).
+
+    ``timeout_s`` bounds the whole request (default: the client's)."""
+    if timeout_s is None:
+        timeout_s = client.timeout_s
+    body = encode_request(model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    url = client.base_url
     pieces: list[str] = []
     content_ns: list[int] = []
     usage_tokens: int | None = None
     finish_reason: str | None = None
-    deadline_ns = time.perf_counter_ns() + int(timeout_s * 1e9)
+    done = False
+    events = 0
+    decoder = SseDecoder()
+    loads = json.loads
     start_ns = time.perf_counter_ns()
-    try:
-        stream: Any = client.chat.completions.create(  # type: ignore[call-overload]
-            model=model_id,
-            messages=messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-            stream=True,
-            stream_options={"include_usage": True},
+    end_ns = start_ns
+    with client.exchange(
+        body, label=model_id, timeout_s=timeout_s, deadline_ns=start_ns + int(timeout_s * 1e9)
+    ) as exchange:
+        try:
+            for arrival_ns, data in exchange.chunks():
+                for payload in decoder.feed(data):
+                    events += 1
+                    if payload == _DONE:
+                        done, end_ns = True, arrival_ns
+                        break
+                    try:
+                        event = loads(payload)
+                        error = event.get("error")
+                        if error is not None:
+                            raise ModelError(
+                                f"{model_id}: server error: {_error_text(error)}",
+                                detail=payload.decode("utf-8", "replace"),
+                            )
+                        for choice in event.get("choices") or ():
+                            delta = choice.get("delta")
+                            if delta:
+                                content = delta.get("content")
+                                if content:
+                                    pieces.append(content)
+                                    content_ns.append(arrival_ns)
+                            if choice.get("finish_reason"):
+                                finish_reason = str(choice["finish_reason"])
+                        usage = event.get("usage")
+                        if usage:
+                            tokens = usage.get("completion_tokens")
+                            if isinstance(tokens, int) and not isinstance(tokens, bool):
+                                usage_tokens = tokens
+                    except (ValueError, AttributeError, TypeError):
+                        raise ModelError(
+                            f"{model_id}: malformed event {events} in the stream from {url}: "
+                            f"{_excerpt(payload)}",
+                            detail=payload.decode("utf-8", "replace"),
+                        ) from None
+                if done:
+                    break
+            else:
+                end_ns = time.perf_counter_ns()
+                for payload in decoder.close():
+                    events += 1
+                    if payload == _DONE:
+                        done = True
+                    else:
+                        # An event cut off by the end of the body, never complete.
+                        raise ModelError(
+                            f"{model_id}: the stream from {url} ended inside event {events}: "
+                            f"{_excerpt(payload)}"
+                        )
+        except NotAnEventStream as exc:
+            raise ModelError(
+                f"{model_id}: the answer from {url} is not an event stream "
+                f"(line {decoder.lines}: {_excerpt(exc.line)})"
+            ) from None
+    if not done and finish_reason is None:
+        raise ModelError(
+            f"{model_id}: the stream from {url} ended without a finish reason or [DONE] "
+            f"after {len(pieces)} content chunks "
+            "(the server closed the connection before the answer finished)"
         )
-        with stream:
-            for chunk in stream:
-                now_ns = time.perf_counter_ns()
-                if now_ns > deadline_ns:
-                    raise RequestTimeout(f"{model_id}: request exceeded the {timeout_s:g} s timeout")
-                if chunk.usage is not None and chunk.usage.completion_tokens is not None:
-                    usage_tokens = int(chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    if choice.delta is not None and choice.delta.content:
-                        content_ns.append(now_ns)
-                        pieces.append(choice.delta.content)
-                    if choice.finish_reason:
-                        finish_reason = str(choice.finish_reason)
-        end_ns = time.perf_counter_ns()
-    except RequestTimeout:
-        raise
-    except openai.APITimeoutError:
-        raise RequestTimeout(f"{model_id}: no answer within the {timeout_s:g} s timeout") from None
-    except openai.APIConnectionError as exc:
-        raise ModelError(
-            f"{model_id}: cannot reach {client.base_url} ({one_line(str(exc.__cause__ or exc))})"
-        ) from None
-    except openai.APIStatusError as exc:
-        raise ModelError(
-            f"{model_id}: HTTP {exc.status_code} from {client.base_url}: {_api_message(exc)}"
-        ) from None
-    except openai.APIError as exc:
-        # A streamed validation error arrives as HTTP 200 with one error event.
-        raise ModelError(f"{model_id}: server error: {native_message(exc.message)}") from None
+    if any(type(piece) is not str for piece in pieces):
+        raise ModelError(f"{model_id}: malformed stream from {url}: a content delta is not text")
     text = "".join(pieces)
     timing = StreamTiming(
         start_ns=start_ns,
@@ -122,10 +222,13 @@ def stream_chat(
     )
 
 
-def _api_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return native_message(error["message"])
-    return native_message(exc.message)
+def _error_text(error: object) -> str:
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("detail") or json.dumps(error)[:_EXCERPT]
+        return native_message(message)
+    return native_message(error)
+
+
+def _excerpt(payload: bytes) -> str:
+    text = payload.decode("utf-8", "replace")
+    return repr(text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…")

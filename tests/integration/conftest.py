@@ -26,7 +26,7 @@ import foundry_local_sdk  # noqa: F401
 import pytest
 
 from pytest_foundry.runtime.embedded import EMBEDDED_MODEL_ID, embedded_model_path
-from pytest_foundry.runtime.streaming import make_client, stream_chat
+from pytest_foundry.runtime.streaming import make_client
 
 
 def _warm_up_http_stack() -> None:
@@ -42,14 +42,8 @@ def _warm_up_http_stack() -> None:
     client = make_client("http://127.0.0.1:9/v1", 5.0)
     # A refusal is the expected outcome.
     with contextlib.suppress(Exception), client:
-        stream_chat(
-            client,
-            "warm-up",
-            [{"role": "user", "content": "x"}],
-            max_tokens=1,
-            temperature=0.0,
-            seed=0,
-            timeout_s=5.0,
+        client.chat.completions.create(
+            model="warm-up", messages=[{"role": "user", "content": "x"}], max_tokens=1, stream=True
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_foundry.errors import ModelError, RequestTimeout
-from pytest_foundry.runtime.streaming import make_client, stream_chat
+from pytest_foundry.runtime.streaming import ChatClient, stream_chat
 
 MODEL = "tiny-b:1"
 
@@ -122,8 +122,7 @@ def server() -> Iterator[tuple[str, Script]]:
 
 
 def ask(base_url: str, *, timeout_s: float = 10.0, max_tokens: int = 16):
-    client = make_client(base_url, timeout_s)
-    try:
+    with ChatClient(base_url, timeout_s) as client:
         return stream_chat(
             client,
             MODEL,
@@ -133,8 +132,6 @@ def ask(base_url: str, *, timeout_s: float = 10.0, max_tokens: int = 16):
             seed=42,
             timeout_s=timeout_s,
         )
-    finally:
-        client.close()
 
 
 # -- a good stream -----------------------------------------------------------------------------
