@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = settings_from_config(config)
         session = FoundrySession(
             settings,
-            lambda s: create_runtime(s.endpoint, s.cache_dir),
+            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog),
             base_dir=config.invocation_params.dir,
         )
     except FoundryError as exc:

@@ -407,8 +407,8 @@ class FoundrySession:
                     device=loaded.device if loaded else None,
                     files_sha256=footprint.sha256 if footprint else None,
                     disk_bytes=footprint.bytes if footprint else None,
-                    license=request.license,
-                    capabilities=list(request.capabilities),
+                    license=request.license or (loaded.license if loaded else None),
+                    capabilities=list(request.capabilities or (loaded.capabilities if loaded else ())),
                     notes=request.notes,
                     status=status,  # type: ignore[typeddict-item]
                     reason=state.error if state.error else (None if loaded else "no test used this model"),

@@ -45,6 +45,9 @@ class LoadedModel:
     execution_provider: str | None
     load_s: float | None  # None when the runtime did not load it (endpoint)
     extra: dict[str, str] = field(default_factory=dict)
+    # From the catalog record, for catalog models (models.json entries take precedence).
+    license: str | None = None
+    capabilities: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
