@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_foundry.errors import FoundryError
+from pytest_foundry.errors import FoundryError, ModelUnavailable
 from pytest_foundry.options import Settings, register_options, settings_from_config
 from pytest_foundry.prompts import PromptSpec
 from pytest_foundry.runtime import LoadedModel, create_runtime
@@ -164,6 +164,8 @@ def foundry_model(request: pytest.FixtureRequest, foundry_session: FoundrySessio
     failure: str | None
     try:
         state = foundry_session.acquire_model(slug)
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))  # e.g. no variant for this device: never run it elsewhere
     except FoundryError as exc:
         failure = str(exc)
     else:

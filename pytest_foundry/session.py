@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from pytest_foundry.errors import FoundryError, ModelError, RequestTimeout, one_line
+from pytest_foundry.errors import FoundryError, ModelError, ModelUnavailable, RequestTimeout, one_line
 from pytest_foundry.lockstep import Lockstep
 from pytest_foundry.matrix import default_model_names, model_requests
 from pytest_foundry.metrics import RequestMetrics, summarize_requests
@@ -54,6 +54,7 @@ class ModelState:
     peak_rss: int | None = None
     memory_pid: int | None = None
     released: bool = False
+    unavailable: bool = False  # error is a ModelUnavailable: its tests skip
 
 
 @dataclass
@@ -162,7 +163,7 @@ class FoundrySession:
         """
         state = self.models[slug]
         if state.error is not None:
-            raise ModelError(state.error)
+            raise (ModelUnavailable if state.unavailable else ModelError)(state.error)
         if state.loaded is not None and not state.released:
             return state
         try:
@@ -180,7 +181,8 @@ class FoundrySession:
             self._warm(state)
         except FoundryError as exc:
             state.error = one_line(str(exc))
-            raise ModelError(state.error) from None
+            state.unavailable = isinstance(exc, ModelUnavailable)
+            raise (ModelUnavailable if state.unavailable else ModelError)(state.error) from None
         return state
 
     def _warm(self, state: ModelState) -> None:
@@ -371,7 +373,7 @@ class FoundrySession:
     def _cell_status(self, cell: CellState) -> tuple[str, str | None]:
         model = self.models[cell.model]
         if model.error is not None:
-            return "load-failed", model.error
+            return ("skipped" if model.unavailable else "load-failed"), model.error
         if cell.status is not None:
             return cell.status, cell.reason
         finishes = [m.finish_reason for m in cell.samples] + (
@@ -395,7 +397,11 @@ class FoundrySession:
                 if state.peak_rss is not None and state.rss_before_load is not None
                 else None
             )
-            status = "load-failed" if state.error else ("ok" if loaded else "skipped")
+            status = (
+                ("skipped" if state.unavailable else "load-failed")
+                if state.error
+                else ("ok" if loaded else "skipped")
+            )
             models.append(
                 ModelRecord(
                     slug=request.slug,
@@ -458,7 +464,7 @@ class FoundrySession:
                         CellRecord(
                             model=state.request.slug,
                             prompt=prompt.id,
-                            status="load-failed",
+                            status="skipped" if state.unavailable else "load-failed",
                             reason=state.error,
                             max_tokens=prompt.max_tokens or self.settings.max_tokens,
                             seed=self.settings.seed,

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_foundry.errors import ModelError, one_line
+from pytest_foundry.errors import ModelError, ModelUnavailable, one_line
 
 PUBLIC_CATALOG_URL = "https://api.catalog.azureml.ms/asset-gallery/v1.0/models"
 DEPLOYMENT_OPTION = "Foundry Local on Devices"
@@ -47,7 +47,7 @@ class CatalogUnreachable(ModelError):
     """No configured catalog answered a query."""
 
 
-class DeviceUnavailable(ModelError):
+class DeviceUnavailable(ModelUnavailable):
     """The model exists, but not for a device (or execution provider) this machine has."""
 
 

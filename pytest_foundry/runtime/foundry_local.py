@@ -323,21 +323,26 @@ class FoundryLocalRuntime:
                 last[0] = value
                 progress(model_id, min(1.0, value / 100.0))
 
+        finished = threading.Event()
+
         def work() -> None:
             try:
                 model.download(progress_callback=report, cancel_event=cancel)
             except BaseException as exc:  # handed to the main thread
                 failure.append(exc)
+            finally:
+                finished.set()
 
+        # Waits on an Event, not Thread.join: a join interrupted by Ctrl-C can mark a
+        # live thread as stopped (CPython 3.11).
         worker = threading.Thread(target=work, name=f"download {model_id}", daemon=True)
         worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.2)
+            while not finished.wait(0.2):
+                pass
         except KeyboardInterrupt:
             cancel.set()
-            worker.join(CANCEL_GRACE_S)
-            self._abandoned_download = worker.is_alive()
+            self._abandoned_download = not finished.wait(CANCEL_GRACE_S)
             raise
         if failure:
             reason = _download_reason(failure[0])
