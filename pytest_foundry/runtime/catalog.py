@@ -179,7 +179,8 @@ def _query(name: str, by_id: bool) -> dict[str, Any]:
     return {"filters": filters, "pageSize": 50}
 
 
-def _post(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def _post(url: str, body: dict[str, Any], timeout_s: float, bound_s: float) -> dict[str, Any]:
+    """One catalog page; ``timeout_s`` is what is left of the probe's ``bound_s``."""
     import urllib.error
     import urllib.request
 
@@ -203,7 +204,7 @@ def _post(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     except urllib.error.URLError as exc:
         raise CatalogUnreachable(f"{url}: {one_line(str(exc.reason))}") from None
     except TimeoutError:
-        raise CatalogUnreachable(f"{url}: no answer within {timeout_s:g} s") from None
+        raise CatalogUnreachable(f"{url}: no answer within {bound_s:g} s") from None
     except (OSError, ValueError) as exc:
         raise CatalogUnreachable(f"{url}: {one_line(str(exc)) or type(exc).__name__}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
@@ -225,7 +226,7 @@ def probe(settings: CatalogSettings, name: str) -> tuple[list[CatalogVariant], l
         seen_tokens: set[str] = set()
         try:
             for _ in range(MAX_PAGES):
-                page = _post(url, body, deadline - time.monotonic())
+                page = _post(url, body, deadline - time.monotonic(), settings.timeout_s)
                 for record in page["value"]:
                     variant = CatalogVariant.from_record(record) if isinstance(record, dict) else None
                     if variant is not None and (not by_id or variant.id == name):
