@@ -100,6 +100,7 @@ class FoundryLocalRuntime:
         # Why the catalogs could not be asked, once known: later aliases fail at once.
         self._unreachable: str | None = None
         self._abandoned_download = False
+        self._provider_names: tuple[str, ...] | None = None  # execution providers, best first
         self._loaded: dict[str, Any] = {}  # model id -> SDK model
 
     # -- lifecycle -------------------------------------------------------------------
@@ -302,11 +303,13 @@ class FoundryLocalRuntime:
         return model, chosen
 
     def _providers(self) -> tuple[str, ...]:
-        try:
-            registered = [ep.name for ep in self._manager.discover_eps() if ep.is_registered]
-        except Exception:  # an SDK without EP discovery: the CPU provider only
-            registered = []
-        return available_providers(registered)
+        if self._provider_names is None:
+            try:
+                registered = [ep.name for ep in self._manager.discover_eps() if ep.is_registered]
+            except Exception:  # an SDK without EP discovery: the CPU provider only
+                registered = []
+            self._provider_names = available_providers(registered)
+        return self._provider_names
 
     def _download(
         self, request: ModelRequest, model: Any, model_id: str, progress: ProgressCallback | None

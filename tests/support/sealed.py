@@ -7,6 +7,7 @@ and runs the scenario's steps one after the other, each an inner ``python -m pyt
 subprocess with its own faults and wiring, optionally interrupted with SIGINT once the
 emulator has seen a given request.  It writes, per step, the exit status, duration,
 output and the emulator's request log, as JSON, for the outer test to assert on.
+``Sealed`` is one inner project (a copy of ``bench_tests``) with its own model cache.
 """
 
 from __future__ import annotations
