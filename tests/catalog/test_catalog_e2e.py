@@ -142,7 +142,8 @@ def test_report_and_results_show_the_catalog_record(
 
 # -- 3: Ctrl-C mid-download ------------------------------------------------------------
 def test_ctrl_c_mid_download_leaves_no_cached_half_model_and_next_run_resumes(sealed: Sealed) -> None:
-    stalled, again = sealed.run(
+    stalled, slowed, again = sealed.run(
+        # A stalled transfer: the SDK never looks at its cancel event, so it is abandoned.
         {
             "wiring": "region",
             "args": sealed.args("--foundry-models=stalls"),
@@ -151,30 +152,57 @@ def test_ctrl_c_mid_download_leaves_no_cached_half_model_and_next_run_resumes(se
             "inspect": str(sealed.cache_dir),
             "timeout_s": 60,
         },
+        # A live, slow transfer: the cancel event stops the download after that file.
         {
             "wiring": "region",
-            "args": sealed.args("--foundry-models=stalls", "--snapshot-update"),
+            "args": sealed.args("--foundry-models=slow"),
+            "slow": {"slow-generic-cpu": "model.onnx"},
+            "interrupt_on": {"kind": "get", "file": "model.onnx", "after_s": 0.3},
+            "inspect": str(sealed.cache_dir),
+            "timeout_s": 60,
+        },
+        {
+            "wiring": "region",
+            "args": sealed.args("--foundry-models=stalls,slow", "--snapshot-update"),
             "inspect": str(sealed.cache_dir),
         },
     )
-    assert stalled["interrupted_at_s"] is not None
-    assert stalled["returncode"] == 2, stalled["stdout"][-3000:]  # pytest's "interrupted"
-    assert "KeyboardInterrupt" in stalled["stdout"]
-    # Ctrl-C is honoured although the transfer is stalled (the SDK would wait forever).
-    assert stalled["duration_s"] - stalled["interrupted_at_s"] < 15
-    folder = "Microsoft/stalls-generic-cpu-1/"
-    left = {f.removeprefix(folder) for f in stalled["files"] if f.startswith(folder)}
+    for step in (stalled, slowed):
+        assert step["interrupted_at_s"] is not None
+        assert step["returncode"] == 2, step["stdout"][-3000:]  # pytest's "interrupted"
+        assert "KeyboardInterrupt" in step["stdout"]
+        # Ctrl-C is honoured promptly, stalled transfer or not.
+        assert step["duration_s"] - step["interrupted_at_s"] < 15
+
+    def left(step: dict[str, Any], variant: str) -> set[str]:
+        folder = f"Microsoft/{variant}-1/"
+        return {f.removeprefix(folder) for f in step["files"] if f.startswith(folder)}
+
     # The SDK's marker says "unfinished"; the completion record is absent.
-    assert "download.tmp" in left
-    assert "inference_model.json" not in left
+    assert "download.tmp" in left(stalled, "stalls-generic-cpu")
+    assert "inference_model.json" not in left(stalled, "stalls-generic-cpu")
+    slow_left = left(slowed, "slow-generic-cpu")
+    assert "download.tmp" in slow_left
+    assert "inference_model.json" not in slow_left
+    # Cancelled, not abandoned: the SDK released its download lock, and asked for no file
+    # after the one in flight.
+    assert ".download.lock" not in slow_left
+    assert "model.onnx.data" not in gets(slowed, "slow-generic-cpu")
+
     # The next run fetches only what was missing, and passes.
     assert again["returncode"] == 0, again["stdout"][-3000:]
-    assert "4 passed" in summary(again)
+    assert "8 passed" in summary(again)
     assert gets(again, "stalls-generic-cpu") == ["model.onnx.data"]
-    done = {f.removeprefix(folder) for f in again["files"] if f.startswith(folder)}
-    assert "inference_model.json" in done
-    assert "download.tmp" not in done
-    assert not [f for f in done if f.endswith(".dlstate")]
+    fetched = set(gets(again, "slow-generic-cpu"))
+    # Files finished before the cancel are kept; the one in flight and the rest are fetched.
+    finished_before = set(gets(slowed, "slow-generic-cpu")) - {"model.onnx"}
+    assert finished_before == {"tokenizer_config.json", "genai_config.json"}
+    assert fetched == CAT_FILES - finished_before
+    for variant in ("stalls-generic-cpu", "slow-generic-cpu"):
+        done = left(again, variant)
+        assert "inference_model.json" in done
+        assert "download.tmp" not in done
+        assert not [f for f in done if f.endswith(".dlstate")]
 
 
 # -- 4: the catalog is down ------------------------------------------------------------

@@ -129,6 +129,8 @@ class Faults:
     stall: dict[str, str] = field(default_factory=dict)  # variant name -> file that stalls
     truncate: dict[str, str] = field(default_factory=dict)  # variant name -> file cut short
     stall_s: float = 20.0  # how long a stalled response hangs before the connection drops
+    slow: dict[str, str] = field(default_factory=dict)  # variant name -> file sent slowly
+    slow_s: float = 1.5  # the pause in the middle of a slow file
 
 
 @dataclass(frozen=True)
@@ -543,6 +545,13 @@ def _handler_for(emulator: FakeCatalog) -> type[BaseHTTPRequestHandler]:
                 emulator.stopped.wait(emulator.faults.stall_s)
                 self.close_connection = True
                 return
+            if emulator.faults.slow.get(name) == relative:
+                # A live but slow transfer: half, a pause, the rest.
+                self.wfile.write(chunk[: len(chunk) // 2])
+                self.wfile.flush()
+                emulator.stopped.wait(emulator.faults.slow_s)
+                self.wfile.write(chunk[len(chunk) // 2 :])
+                return
             self.wfile.write(chunk)
 
         def _list(self, variant: Variant) -> None:
@@ -575,6 +584,7 @@ def standard_variants(tiny: Path, tiny_b: Path) -> list[Variant]:
         Variant("reg-404", "reg-404-generic-cpu", tiny),
         Variant("cut-short", "cut-short-generic-cpu", tiny),
         Variant("stalls", "stalls-generic-cpu", tiny_b),
+        Variant("slow", "slow-generic-cpu", tiny),
     ]
 
 

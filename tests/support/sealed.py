@@ -140,6 +140,7 @@ def _run_step(fake: Any, step: dict[str, Any], work: Path, index: int) -> dict[s
         stall=dict(step.get("stall", {})),
         truncate=dict(step.get("truncate", {})),
         stall_s=float(step.get("stall_s", 20.0)),
+        slow=dict(step.get("slow", {})),
     )
     fake.clear()
     env = {key: value for key, value in os.environ.items() if key not in _SCRUBBED}
