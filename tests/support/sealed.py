@@ -36,6 +36,8 @@ _SCRUBBED += ("NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS
 
 def sealing_problem() -> str | None:
     """Why this machine cannot make a loopback-only namespace (None when it can)."""
+    if shutil.which("openssl") is None:
+        return "the openssl command (for the emulator's CA) is missing"
     if shutil.which("unshare") is None:
         return "the unshare command is missing"
     try:
