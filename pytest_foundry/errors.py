@@ -26,6 +26,10 @@ class ModelError(FoundryError):
     """A model could not be resolved, loaded or asked (affects that model only)."""
 
 
+class ModelUnavailable(ModelError):
+    """The model exists, but not for this machine's devices: its tests skip, with why."""
+
+
 class RequestTimeout(ModelError):
     """A request ran past --foundry-timeout."""
 

@@ -13,7 +13,14 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_foundry.errors import ConnectionFailed, FoundryError, ModelError, RequestTimeout, one_line
+from pytest_foundry.errors import (
+    ConnectionFailed,
+    FoundryError,
+    ModelError,
+    ModelUnavailable,
+    RequestTimeout,
+    one_line,
+)
 from pytest_foundry.prompts import PromptSpec
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
 from pytest_foundry.runtime.chat_client import ChatClient, http_chat_client, openai_client
@@ -55,6 +62,7 @@ class PooledModel:
     # breaker: a hung model must not hold the run for every remaining case).
     broken: str | None = None
     detail: str | None = None  # the whole text behind error / broken
+    unavailable: bool = False  # error is a ModelUnavailable (no variant here): tests skip
     loads: int = 0
     cold_ttft_s: float | None = None
     rss_before_load: int | None = None
@@ -117,9 +125,10 @@ class ModelPool:
         failure is kept, so the model's later tests fail at once with the same reason.
         """
         model = self.models[key]
-        for reason in (model.error, model.broken):
-            if reason is not None:
-                raise ModelError(reason)
+        if model.error is not None:
+            raise (ModelUnavailable if model.unavailable else ModelError)(model.error)
+        if model.broken is not None:
+            raise ModelError(model.broken)
         if model.serving:
             return model
         try:
@@ -134,7 +143,8 @@ class ModelPool:
         except FoundryError as exc:
             model.error = one_line(str(exc))
             model.detail = getattr(exc, "detail", None) or str(exc)
-            raise ModelError(model.error) from None
+            model.unavailable = isinstance(exc, ModelUnavailable)
+            raise (ModelUnavailable if model.unavailable else ModelError)(model.error) from None
         model.loaded, model.released = loaded, False
         model.loads += 1
         # A model host reports its own process and memory; otherwise the runtime's.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_foundry.errors import ConfigError
+from pytest_foundry.runtime.catalog import CatalogSettings
 
 if TYPE_CHECKING:
     import pytest
@@ -30,6 +31,7 @@ class OptionSpec:
     env: str | None = None
     metavar: str | None = None
     flag: bool = False
+    append: bool = False  # repeatable on the command line; one value per line in the ini
 
     @property
     def dest(self) -> str:
@@ -104,6 +106,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "judge", "a second local model that scores outputs against each prompt's rubric", metavar="MODEL"
     ),
     OptionSpec("judge-repeats", "judge runs per output, each with another seed (default 1)", metavar="K"),
+    # -- the Foundry catalog (runtime/catalog.py) --
+    OptionSpec(
+        "catalog-url",
+        "a Foundry catalog to resolve aliases in, instead of the public one; repeatable (ini: one per line)",
+        metavar="URL",
+        append=True,
+    ),
+    OptionSpec(
+        "catalog-region",
+        "the model-registry region for catalog downloads, e.g. eastus (default: the SDK's choice)",
+        metavar="REGION",
+    ),
 )
 
 
@@ -142,6 +156,7 @@ class Settings:
     # Whether --foundry-report (or its ini key) named the folder: only then is it checked
     # before the run (a run that uses no foundry fixture never writes the default one).
     report_given: bool = False
+    catalog: CatalogSettings = CatalogSettings()  # noqa: RUF009 - frozen, so shared safely
 
 
 def register_options(parser: pytest.Parser) -> None:
@@ -155,6 +170,15 @@ def register_options(parser: pytest.Parser) -> None:
                 f"--foundry-{spec.name}", action="store_true", default=None, dest=spec.dest, help=help_text
             )
             parser.addini(spec.dest, spec.help, type="bool", default=False)
+        elif spec.append:
+            group.addoption(
+                f"--foundry-{spec.name}",
+                action="append",
+                dest=spec.dest,
+                metavar=spec.metavar,
+                help=help_text,
+            )
+            parser.addini(spec.dest, spec.help, type="linelist", default=[])
         else:
             group.addoption(
                 f"--foundry-{spec.name}", dest=spec.dest, metavar=spec.metavar, default=None, help=help_text
@@ -272,7 +296,20 @@ def resolve_settings(
         judge_repeats=parsed("judge-repeats", 1, lambda n, v: _int(n, v, 1)),
         lockstep=path("lockstep"),
         report_given="report" in raw,
+        catalog=_catalog_settings(raw.get("catalog-url"), text("catalog-region")),
     )
+
+
+def _catalog_settings(urls: tuple[Any, Path, str] | None, region: str | None) -> CatalogSettings:
+    values = [] if urls is None else urls[0]
+    items = [values] if isinstance(values, str) else list(values)
+    found = tuple(str(item).strip() for item in items if str(item).strip())
+    for url in found:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{urls[2] if urls else '--foundry-catalog-url'}: expected an http(s) URL, got {url!r}"
+            )
+    return CatalogSettings(urls=found, region=region or None)
 
 
 def settings_from_config(config: pytest.Config) -> Settings:

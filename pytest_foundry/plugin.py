@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_foundry.errors import FoundryError
+from pytest_foundry.errors import FoundryError, ModelUnavailable
 from pytest_foundry.options import Settings, register_options, settings_from_config
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         session = FoundrySession(
             settings_from_config(config),
-            lambda s: create_runtime(s.endpoint, s.cache_dir),
+            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog),
             base_dir=config.invocation_params.dir,
             progress=download_progress(config),
         )
@@ -269,10 +269,13 @@ def _snapshot_names_unrelated_to_tests() -> Iterator[None]:
 
 
 def _or_fail(call: Callable[[], T]) -> T:
-    """``call()``; a FoundryError fails the test with its one line (no traceback)."""
+    """``call()``; a FoundryError fails the test with its one line (no traceback), a model
+    this machine cannot run (no variant for its device) skips it with the reason."""
     failure: str | None
     try:
         return call()
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
     except FoundryError as exc:
         failure = str(exc)
     # Outside the except block, so pytest does not print the reason twice.

@@ -49,7 +49,7 @@ class RunContext:
 def cell_status(cell: CellState, model: PooledModel) -> tuple[CellStatus, str | None]:
     """A cell's status: the model's load failure, the cell's own failure, truncated or ok."""
     if model.error is not None:
-        return "load-failed", model.error
+        return ("skipped" if model.unavailable else "load-failed"), model.error
     if cell.status is not None:
         return cell.status, cell.reason
     finishes = [m.finish_reason for m in cell.samples] + (
@@ -66,7 +66,7 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
     status: ModelStatus
     reason: str | None
     if model.error:
-        status, reason = "load-failed", model.error
+        status, reason = ("skipped" if model.unavailable else "load-failed"), model.error
     elif model.broken:
         status, reason = "error", model.broken
     else:
@@ -89,7 +89,7 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         if hosted:
             assert loaded is not None
             memory["rss_after_load_bytes"] = loaded.rss_after_load
-    return ModelRecord(
+    record = ModelRecord(
         slug=request.slug,
         requested=request.requested,
         model_id=loaded.model_id if loaded else request.model_id,
@@ -99,28 +99,29 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         device=loaded.device if loaded else None,
         files_sha256=footprint.sha256 if footprint else None,
         disk_bytes=footprint.bytes if footprint else None,
-        license=request.license,
-        capabilities=list(request.capabilities),
+        # models.json entries first, then what the catalog record says.
+        license=request.license or (loaded.license if loaded else None),
+        capabilities=list(request.capabilities or (loaded.capabilities if loaded else ())),
         notes=request.notes,
         status=status,
         reason=reason,
-        reason_detail=model.detail if status in ("load-failed", "error") else None,
         load_s=loaded.load_s if loaded else None,
         cold_ttft_s=model.cold_ttft_s,
         memory=memory,
     )
+    detail = model.detail if status in ("load-failed", "error") else None
+    if detail and detail != reason:
+        record["reason_detail"] = detail  # the whole text, where reason is shortened
+    return record
 
 
 def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
     status, reason = cell_status(cell, model)
-    return CellRecord(
+    record = CellRecord(
         model=cell.model,
         prompt=cell.prompt,
         status=status,
         reason=reason,
-        reason_detail=cell.detail
-        if cell.status is not None
-        else (model.detail if status in ("load-failed", "error") else None),
         max_tokens=cell.max_tokens,
         seed=cell.seed,
         warmup=[m.as_dict() for m in cell.warmup],  # type: ignore[misc]
@@ -128,6 +129,14 @@ def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
         summary={k: v.as_dict() for k, v in summarize_requests(cell.samples).items()},  # type: ignore[misc]
         output=cell.output,
     )
+    detail = (
+        cell.detail
+        if cell.status is not None
+        else (model.detail if status in ("load-failed", "error") else None)
+    )
+    if detail and detail != reason:
+        record["reason_detail"] = detail
+    return record
 
 
 def _run_record(inputs: RunInputs, lockstep: LockstepStats | None, interrupted: bool) -> RunRecord:
@@ -206,7 +215,7 @@ def _unreached_cells(
                 yield CellRecord(
                     model=model.slug,
                     prompt=prompt.id,
-                    status="load-failed" if model.error else "error",
+                    status=("skipped" if model.unavailable else "load-failed") if model.error else "error",
                     reason=failure,
                     max_tokens=prompt.max_tokens or inputs.settings.max_tokens,
                     seed=inputs.settings.seed,

@@ -30,6 +30,9 @@ def hard_differences(base: Results, head: Results) -> list[str]:
         before_id, after_id = base_model.get("model_id"), head_model.get("model_id")
         if before_id and after_id and before_id != after_id:
             differences.append(f"model variant of {slug} ({before_id} in the baseline, {after_id} now)")
+        before_device, after_device = base_model.get("device"), head_model.get("device")
+        if before_device and after_device and before_device != after_device:
+            differences.append(f"device of {slug} ({before_device} in the baseline, {after_device} now)")
         before_ep, after_ep = base_model.get("execution_provider"), head_model.get("execution_provider")
         if before_ep and after_ep and before_ep != after_ep:
             differences.append(f"execution provider of {slug} ({before_ep} in the baseline, {after_ep} now)")

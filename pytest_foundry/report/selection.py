@@ -69,6 +69,8 @@ class Cell:
     text: str  # for people, without markers
     csv: str  # for tools, in the column's CSV unit
     value: float | None = None  # what best marks compare
+    # How far the value could move from noise alone (same unit); None when unknown.
+    noise: float | None = None
     best: bool = False
     flags: tuple[str, ...] = ()
 
@@ -277,16 +279,26 @@ def _stat_cell(
         return Cell(text=fmt.MISSING, csv=fmt.MISSING)
     if isinstance(summary, Summary):
         value = float(getattr(summary, stat))
-        n = summary.n
+        n, stdev = summary.n, summary.stdev
     else:
         value = float(summary[stat])  # type: ignore[literal-required]
-        n = summary["n"]
+        n, stdev = summary["n"], float(summary["stdev"])
     flags: list[str] = []
     if tail and n < TAIL_PERCENTILE_MIN_SAMPLES:
         flags.append("small_n")
     if estimated:
         flags.append("estimated")
-    return Cell(text=text(value), csv=csv(value), value=value, flags=tuple(flags))
+    return Cell(
+        text=text(value), csv=csv(value), value=value, noise=_noise(stat, stdev, n), flags=tuple(flags)
+    )
+
+
+def _noise(stat: str, stdev: float, n: int) -> float:
+    """The half-width of an approximate 95 % interval of a statistic of ``n`` samples:
+    the median's standard error is about 1.25 sd/sqrt(n); tails are roughly twice as
+    uncertain, and a mean has sd/sqrt(n)."""
+    factor = {"mean": 1.0, "median": 1.2533}.get(stat, 2.5)
+    return 1.96 * factor * stdev / math.sqrt(n) if n > 0 else math.inf
 
 
 def _number_cell(
@@ -295,22 +307,46 @@ def _number_cell(
     return Cell(text=text(value), csv=csv(value), value=value)
 
 
+# One measurement a run, so no spread to compute: the run-to-run agreement seen here
+# (a cold load within 20 %; peak RSS within 16 MiB or 5 %) is the noise a ★ must beat.
+LOAD_NOISE = (0.20, 0.0)
+MEMORY_NOISE = (0.05, 16 * 1024 * 1024)
+
+
+def _one_off_cell(
+    value: float | None,
+    text: Callable[[float | None], str],
+    csv: Callable[[float | None], str],
+    noise: tuple[float, float],
+) -> Cell:
+    relative, absolute = noise
+    spread = None if value is None else max(relative * value, absolute)
+    return Cell(text=text(value), csv=csv(value), value=value, noise=spread)
+
+
 def _reason(text: str | None) -> str | None:
     return None if not text else one_line(text, REASON_LIMIT)
 
 
 def _mark_best(rows: list[dict[str, Cell]], columns: Sequence[Column]) -> None:
-    """Mark the best value of each ranked column among ``rows`` (in place)."""
+    """Mark the best value of each ranked column among ``rows`` (in place), only where it
+    beats the runner-up by more than the noise of either: a ★ is a real difference."""
     for column in columns:
         if column.better is None:
             continue
-        values = [value for row in rows if (value := row[column.key].value) is not None]
-        if len(values) < 2:
+        ranked = sorted(
+            (row for row in rows if row[column.key].value is not None),
+            key=lambda row: row[column.key].value or 0.0,
+            reverse=column.better == "higher",
+        )
+        if len(ranked) < 2:
             continue
-        best = min(values) if column.better == "lower" else max(values)
-        for row in rows:
-            if row[column.key].value == best:
-                row[column.key] = dataclasses.replace(row[column.key], best=True)
+        best, runner_up = ranked[0][column.key], ranked[1][column.key]
+        assert best.value is not None and runner_up.value is not None
+        margin = max(best.noise or 0.0, runner_up.noise or 0.0)
+        if abs(runner_up.value - best.value) <= margin:
+            continue  # within the noise: no model is best on this column
+        ranked[0][column.key] = dataclasses.replace(best, best=True)
 
 
 # --- the selection table -----------------------------------------------------------
@@ -375,8 +411,8 @@ def _selection_row(results: Results, model: ModelRecord, prompts: int) -> dict[s
         DECODE.name: _stat_cell(
             stats.decode, "median", fmt.rate, fmt.csv_number, estimated=stats.tokens_estimated
         ),
-        "load": _number_cell(model["load_s"], fmt.duration, fmt.csv_seconds),
-        "memory": _number_cell(_peak_rss(model), fmt.mebibytes, fmt.csv_mib),
+        "load": _one_off_cell(model["load_s"], fmt.duration, fmt.csv_seconds, LOAD_NOISE),
+        "memory": _one_off_cell(_peak_rss(model), fmt.mebibytes, fmt.csv_mib, MEMORY_NOISE),
         "disk": _number_cell(model["disk_bytes"], fmt.mebibytes, fmt.csv_mib),
         "quality": quality_cell(quality_score(measured_cells(results, model["slug"]))),
         "license": text_cell(model["license"]),
@@ -388,7 +424,17 @@ def _selection_row(results: Results, model: ModelRecord, prompts: int) -> dict[s
 def selection_table(results: Results) -> Table:
     prompts = len(prompt_order(results))
     rows = [(model["status"], _selection_row(results, model, prompts)) for model in results["models"]]
-    _mark_best([cells for status, cells in rows if status == "ok"], SELECTION_COLUMNS)
+    # Models compete with those on the same device: a GPU variant is not "best" over CPU ones.
+    devices = [model["device"] for model in results["models"]]
+    for device in dict.fromkeys(devices):
+        _mark_best(
+            [
+                cells
+                for (status, cells), d in zip(rows, devices, strict=True)
+                if status == "ok" and d == device
+            ],
+            SELECTION_COLUMNS,
+        )
     run = results["run"]
     notes = (
         "E2E: request sent → end of stream; TTFT: request sent → first non-empty token; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, Runtime
+from pytest_foundry.runtime.catalog import CatalogSettings
 
 
 def describe_backend(endpoint: str | None) -> str:
@@ -12,7 +13,9 @@ def describe_backend(endpoint: str | None) -> str:
     return f"backend endpoint {endpoint}" if endpoint else "backend foundry-local (a host process per model)"
 
 
-def create_runtime(endpoint: str | None, cache_dir: Path | None) -> Runtime:
+def create_runtime(
+    endpoint: str | None, cache_dir: Path | None, catalog: CatalogSettings | None = None
+) -> Runtime:
     """The endpoint runtime when a URL is given, else Foundry Local with each model in a
     host process of its own."""
     if endpoint:
@@ -21,7 +24,7 @@ def create_runtime(endpoint: str | None, cache_dir: Path | None) -> Runtime:
         return EndpointRuntime(endpoint)
     from pytest_foundry.runtime.hosted import HostedRuntime
 
-    return HostedRuntime(cache_dir=cache_dir)
+    return HostedRuntime(cache_dir=cache_dir, catalog=catalog)
 
 
-__all__ = ["LoadedModel", "ModelRequest", "Runtime", "create_runtime", "describe_backend"]
+__all__ = ["CatalogSettings", "LoadedModel", "ModelRequest", "Runtime", "create_runtime", "describe_backend"]

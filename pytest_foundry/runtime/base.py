@@ -50,6 +50,9 @@ class LoadedModel:
     pid: int | None = None
     rss_before_load: int | None = None
     rss_after_load: int | None = None
+    # From the catalog record, for catalog models (models.json entries take precedence).
+    license: str | None = None
+    capabilities: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:

@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from pytest_foundry.errors import ModelError, one_line
+from pytest_foundry.errors import ModelError, ModelUnavailable, one_line
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
+from pytest_foundry.runtime.catalog import CatalogSettings
 from pytest_foundry.runtime.model_host import HostSpec
 
 # A host that was asked to stop gets this long to exit before it is killed.
 STOP_TIMEOUT_S = 30.0
+# After Ctrl-C, a loading host gets this long to cancel its download and exit.
+INTERRUPT_TIMEOUT_S = 10.0
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -71,9 +74,9 @@ class HostedRuntime:
 
     name = "foundry-local"
 
-    def __init__(self, cache_dir: Path | None = None, **host_options: Any) -> None:
+    def __init__(self, cache_dir: Path | None = None, catalog: CatalogSettings | None = None) -> None:
         self._cache_dir = cache_dir
-        self._host_options = host_options
+        self._catalog = catalog
         self._hosts: dict[str, Host] = {}  # model id -> host
         self._logs_dir: Path | None = None
 
@@ -88,7 +91,7 @@ class HostedRuntime:
         self.start()
         assert self._logs_dir is not None
         log_path = self._logs_dir / f"{request.slug}.log"
-        spec = HostSpec.for_request(request, self._cache_dir, **self._host_options)
+        spec = HostSpec.for_request(request, self._cache_dir, self._catalog)
         with log_path.open("w", encoding="utf-8") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "pytest_foundry.runtime.model_host"],
@@ -105,8 +108,12 @@ class HostedRuntime:
             process.stdin.write(spec.dumps() + "\n")
             process.stdin.flush()
             ready = _await_ready(host, process.stdout, progress)
+        except KeyboardInterrupt:
+            # Ctrl-C while loading: the host gets it too (to cancel a download cleanly),
+            # and must not outlive us.
+            self._stop(host, interrupt=True)
+            raise
         except BaseException:
-            # A failed start, or Ctrl-C while loading: the host must not outlive us.
             self._stop(host)
             raise
         loaded = ready["loaded"]
@@ -120,6 +127,8 @@ class HostedRuntime:
             execution_provider=loaded["execution_provider"],
             load_s=loaded["load_s"],
             extra=dict(loaded.get("extra") or {}),
+            license=loaded.get("license"),
+            capabilities=tuple(loaded.get("capabilities") or ()),
             pid=host.pid,
             rss_before_load=ready.get("rss_before_load"),
             rss_after_load=ready.get("rss_after_load"),
@@ -141,16 +150,22 @@ class HostedRuntime:
             self._stop(self._hosts.pop(key))
 
     @staticmethod
-    def _stop(host: Host) -> None:
-        """Ask the host to stop, wait for it to exit, kill it if it does not (never raises)."""
+    def _stop(host: Host, *, interrupt: bool = False) -> None:
+        """Ask the host to stop, wait for it to exit, kill it if it does not (never raises).
+
+        ``interrupt``: it is still loading, so it cannot read "stop"; SIGINT makes the
+        SDK cancel a download, leaving a download it can resume."""
         host.stopping = True
         process = host.process
-        if process.poll() is None and process.stdin is not None:
+        if process.poll() is None and interrupt:
+            with contextlib.suppress(OSError):
+                process.send_signal(signal.SIGINT)
+        elif process.poll() is None and process.stdin is not None:
             with contextlib.suppress(OSError, ValueError):
                 process.stdin.write("stop\n")
                 process.stdin.close()
         try:
-            process.wait(timeout=STOP_TIMEOUT_S)
+            process.wait(timeout=INTERRUPT_TIMEOUT_S if interrupt else STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -188,7 +203,8 @@ def _await_ready(host: Host, stream: IO[str], progress: ProgressCallback | None)
             elif event.get("event") == "ready":
                 return event
             elif event.get("event") == "error":
-                raise ModelError(
+                kind = ModelUnavailable if event.get("kind") == "unavailable" else ModelError
+                raise kind(
                     str(event.get("message") or f"{host.slug}: model host failed"),
                     detail=str(event.get("detail") or "") or None,
                 )

@@ -22,12 +22,13 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from pytest_foundry.errors import FoundryError, native_message, one_line
+from pytest_foundry.errors import FoundryError, ModelUnavailable, native_message, one_line
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest
+from pytest_foundry.runtime.catalog import CatalogSettings
 from pytest_foundry.runtime.embedded import EMBEDDED_NAMES
 
 
@@ -40,17 +41,19 @@ class HostSpec:
     path: str | None = None
     model_id: str | None = None
     cache_dir: str | None = None  # the shared model cache (catalog downloads)
-    options: dict[str, Any] = field(default_factory=dict)  # further runtime settings
+    catalog: dict[str, Any] | None = None  # CatalogSettings, as a dict
 
     @classmethod
-    def for_request(cls, request: ModelRequest, cache_dir: Path | None, **options: Any) -> HostSpec:
+    def for_request(
+        cls, request: ModelRequest, cache_dir: Path | None, catalog: CatalogSettings | None = None
+    ) -> HostSpec:
         return cls(
             requested=request.requested,
             slug=request.slug,
             path=str(request.path) if request.path else None,
             model_id=request.model_id,
             cache_dir=str(cache_dir) if cache_dir else None,
-            options=options,
+            catalog=asdict(catalog) if catalog is not None else None,
         )
 
     def request(self) -> ModelRequest:
@@ -75,6 +78,8 @@ def loaded_to_json(loaded: LoadedModel) -> dict[str, Any]:
         "execution_provider": loaded.execution_provider,
         "load_s": loaded.load_s,
         "extra": loaded.extra,
+        "license": loaded.license,
+        "capabilities": list(loaded.capabilities),
     }
 
 
@@ -96,9 +101,11 @@ def serve(spec: HostSpec, emit: Any, commands: IO[str]) -> int:
     # use the shared cache, where their downloads are kept.
     byom = request.path is not None or (request.model_id or request.requested) in EMBEDDED_NAMES
     private_cache = Path(tempfile.mkdtemp(prefix="pytest-foundry-host-"))
-    runtime = FoundryLocalRuntime(
-        cache_dir=Path(spec.cache_dir) if spec.cache_dir and not byom else private_cache
-    )
+    cache_dir = Path(spec.cache_dir) if spec.cache_dir and not byom else private_cache
+    catalog = None
+    if spec.catalog is not None:
+        catalog = CatalogSettings(**{**spec.catalog, "urls": tuple(spec.catalog.get("urls", ()))})
+    runtime = FoundryLocalRuntime(cache_dir=cache_dir, catalog=catalog)
     try:
         runtime.start()
         rss_before = current_rss(os.getpid())
@@ -112,7 +119,13 @@ def serve(spec: HostSpec, emit: Any, commands: IO[str]) -> int:
             rss_after_load=current_rss(os.getpid()),
         )
     except FoundryError as exc:
-        emit(event="error", message=one_line(str(exc)), detail=getattr(exc, "detail", None) or str(exc))
+        emit(
+            event="error",
+            message=one_line(str(exc)),
+            detail=exc.detail or str(exc),
+            # The parent raises the same kind: "unavailable" (no variant here) skips.
+            kind="unavailable" if isinstance(exc, ModelUnavailable) else "error",
+        )
         runtime.close()
         return 1
     except Exception as exc:  # a broken SDK or native library: still one line

@@ -13,7 +13,7 @@ import pytest
 OFFLINE_CONFTEST = """
 import socket
 
-from pytest_foundry.runtime.foundry_local import PUBLIC_CATALOG_HOST
+PUBLIC_CATALOG_HOST = "api.catalog.azureml.ms"
 
 _getaddrinfo = socket.getaddrinfo
 
@@ -128,8 +128,13 @@ def test_failed_model_is_marked_in_the_results(suite, tiny_b, tmp_path):
 def test_unknown_alias_offline_fails_with_a_clear_reason(suite):
     suite.pytester.makeconftest(OFFLINE_CONFTEST)
     result = suite.run("--foundry-models=tiny,qwen2.5-0.5b")
-    reason = assert_model_errors(suite, result, "qwen2.5-0.5b", "qwen2.5-0.5b: unknown model")
-    assert "unreachable (offline?)" in reason
+    assert_model_errors(
+        suite,
+        result,
+        "qwen2.5-0.5b",
+        "qwen2.5-0.5b: catalog unreachable (https://api.catalog.azureml.ms/asset-gallery/v1.0/models: ",
+        "Name or service not known",
+    )
 
 
 def test_the_reason_is_printed_once(suite):

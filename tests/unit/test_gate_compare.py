@@ -48,6 +48,14 @@ class TestFingerprints:
             in message
         )
 
+    def test_a_model_measured_on_another_device_is_refused(self) -> None:
+        base, head = synthetic_run(1), synthetic_run(2)
+        base["models"][0]["device"] = "CPU"
+        head["models"][0]["device"] = "GPU"
+
+        with pytest.raises(BaselineError, match=r"device of tiny \(CPU in the baseline, GPU now\)"):
+            compare_results(base, head)
+
     def test_force_compares_and_records_a_warning(self) -> None:
         base, head = synthetic_run(1), synthetic_run(2)
         head["fingerprint"]["cpu"] = "Other CPU"

@@ -106,20 +106,45 @@ def test_interval_must_be_positive() -> None:
         RssSampler(interval_s=0)
 
 
-def test_cpu_seconds_grow_with_work_done_at_sub_tick_resolution():
-    import os
+def test_cpu_seconds_see_a_few_milliseconds_of_work_of_a_waiting_process():
+    """A model host is read while it waits (before and after a request): then its
+    threads' run time is exact, far finer than the kernel's 10 ms utime/stime ticks."""
+    import subprocess
+    import sys
     import time
 
     from pytest_foundry.memory import cpu_seconds
 
-    before = cpu_seconds(os.getpid())
-    deadline = time.perf_counter() + 0.003  # 3 ms: below the kernel's 10 ms tick
-    while time.perf_counter() < deadline:
-        pass
-    after = cpu_seconds(os.getpid())
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "sys.stdin.readline()\n"
+            "end = time.perf_counter() + 0.004\n"  # 4 ms of work, then wait again
+            "while time.perf_counter() < end: pass\n"
+            "print('done', flush=True)\n"
+            "sys.stdin.readline()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.5)  # let it start and block on stdin
+        before = cpu_seconds(worker.pid)
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        assert worker.stdout.readline().strip() == "done"
+        time.sleep(0.1)  # blocked again
+        after = cpu_seconds(worker.pid)
+    finally:
+        worker.kill()
+        worker.wait()
     assert before is not None
     assert after is not None
-    assert after > before
+    assert 0.003 <= after - before < 0.05, after - before
 
 
 def test_cpu_seconds_of_a_process_that_does_not_exist_is_none():
