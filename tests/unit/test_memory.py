@@ -133,7 +133,8 @@ def test_cpu_seconds_see_a_few_milliseconds_of_work_of_a_waiting_process():
     try:
         time.sleep(0.5)  # let it start and block on stdin
         before = cpu_seconds(worker.pid)
-        assert worker.stdin is not None and worker.stdout is not None
+        assert worker.stdin is not None
+        assert worker.stdout is not None
         worker.stdin.write("go\n")
         worker.stdin.flush()
         assert worker.stdout.readline().strip() == "done"
