@@ -25,7 +25,7 @@ from pytest_foundry.report.writer import FILE_NAMES, FORMATS, write_report
 from pytest_foundry.results_file import load_results
 
 PROG = "pytest-foundry"
-OPTIONAL_COMMANDS: tuple[str, ...] = ("pytest_foundry.gate.compare_command",)
+OPTIONAL_COMMANDS: tuple[str, ...] = ("pytest_foundry.gate.compare_command", "pytest_foundry.convert.command")
 
 AddParser = Callable[[Any], None]
 
