@@ -36,10 +36,6 @@ def _convert_command(args: argparse.Namespace) -> int:
             ) from None
     recipe = Recipe(context=args.context, precision=args.precision)
     progress = Progress(stream=sys.stderr, quiet=args.quiet)
-    progress.step(
-        f"convert {args.source} -> {args.output} ({recipe.precision}, {recipe.execution_provider}, "
-        f"context {recipe.context})"
-    )
     result = convert(
         args.source,
         Path(args.output),

@@ -48,11 +48,14 @@ def _builder_present(spec: Any) -> bool:
 
 
 def missing_modules(
-    required: Sequence[tuple[str, str]] = REQUIRED, find_spec: Finder = importlib.util.find_spec
+    required: Sequence[tuple[str, str]] | None = None, find_spec: Finder = importlib.util.find_spec
 ) -> list[str]:
-    """The packages of ``required`` whose module cannot be found (nothing is imported)."""
+    """The packages of ``required`` (default: REQUIRED) whose module cannot be found.
+
+    Nothing is imported but the top-level packages' specs.
+    """
     missing = []
-    for module, package in required:
+    for module, package in REQUIRED if required is None else required:
         spec = find_spec(module)
         if spec is None or (module == "onnxruntime_genai" and not _builder_present(spec)):
             missing.append(package)
@@ -60,7 +63,7 @@ def missing_modules(
 
 
 def check_extra(
-    required: Sequence[tuple[str, str]] = REQUIRED, find_spec: Finder = importlib.util.find_spec
+    required: Sequence[tuple[str, str]] | None = None, find_spec: Finder = importlib.util.find_spec
 ) -> None:
     """Raise MissingExtra, naming each missing package and the install command."""
     missing = missing_modules(required, find_spec)

@@ -63,6 +63,10 @@ def convert(
     template = check_source(source, recipe, chat_template)
     extra.check_extra()
     progress.step(
+        f"convert {source_text} -> {output} ({recipe.precision}, {recipe.execution_provider}, "
+        f"context {recipe.context})"
+    )
+    progress.step(
         f"source: {source.label} ({format_bytes(_input_size(source))}, {source.architecture}, "
         f"licence {source.licence or 'not stated'})"
     )
