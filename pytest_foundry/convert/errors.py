@@ -23,3 +23,12 @@ class CorruptInput(ConvertError):
 
 class OutputNotEmpty(ConvertError):
     """--output names a folder that exists and holds files (and --force was not given)."""
+
+
+class StepFailed(ConvertError):
+    """A conversion step (a child process) failed; its log is at ``log``."""
+
+    def __init__(self, summary: str, log: object) -> None:
+        super().__init__(f"{summary} (log: {log})")
+        self.summary = summary
+        self.log = log

@@ -16,6 +16,7 @@ from pytest_foundry.convert.errors import MissingExtra
 REQUIRED: tuple[tuple[str, str], ...] = (
     ("torch", "torch"),
     ("transformers", "transformers"),
+    ("accelerate", "accelerate"),  # transformers refuses to load a GGUF without it
     ("gguf", "gguf"),
     ("safetensors", "safetensors"),
     ("onnx", "onnx"),
@@ -32,6 +33,7 @@ TOOL_PACKAGES = (
     "onnx-ir",
     "torch",
     "transformers",
+    "accelerate",
     "tokenizers",
     "gguf",
     "safetensors",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_foundry.convert import extra, folder, publish, steps
-from pytest_foundry.convert.errors import ConvertError
+from pytest_foundry.convert.errors import ConvertError, StepFailed
 from pytest_foundry.convert.progress import Progress, format_bytes
 from pytest_foundry.convert.recipe import Recipe
 from pytest_foundry.convert.sources import Source, input_sha256, resolve_source
@@ -110,6 +110,11 @@ def convert(
         )
         digest = folder.folder_digest(staged)
         publish.publish(staged, output, force=force)
+    except StepFailed as exc:
+        # The work folder goes away: keep the failed step's log where the user looks.
+        kept = output.parent / f"{output.name}.convert.log"
+        shutil.copyfile(str(exc.log), kept)
+        raise ConvertError(f"{exc.summary} (log: {kept})") from None
     finally:
         shutil.rmtree(staged, ignore_errors=True)
         if keep_work:

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_foundry.convert.errors import ConvertError, UnsupportedArchitecture
+from pytest_foundry.convert.errors import StepFailed, UnsupportedArchitecture
 from pytest_foundry.convert.recipe import Recipe
 from pytest_foundry.errors import one_line
 
@@ -57,7 +57,7 @@ def run_child(name: str, argv: list[str], log: Path) -> StepResult:
         reason = last_error_line(log)
         if "is not currently supported" in reason or "NotImplementedError" in reason:
             raise UnsupportedArchitecture(f"{name}: {reason}")
-        raise ConvertError(f"{name} failed (exit {proc.returncode}): {reason} (log: {log})")
+        raise StepFailed(f"{name} failed (exit {proc.returncode}): {reason}", log)
     return StepResult(peak, log)
 
 
