@@ -3,6 +3,8 @@
 Bump ``RECIPE_VERSION`` whenever a change to the steps can change the bytes of the
 folder they write (another builder option, another file layout): every cached folder
 built by the old recipe then stops matching, and is rebuilt on next use.
+
+History: 1 first recipe; 2 the builder no longer stamps a local Git commit (steps.py).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 DEFAULT_CONTEXT = 2048
 PRECISIONS = ("int4", "int8", "fp32")

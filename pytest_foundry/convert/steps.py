@@ -26,6 +26,11 @@ CHILD_ENV = {
     "TRANSFORMERS_VERBOSITY": "error",
     "TOKENIZERS_PARALLELISM": "false",
     "PYTHONHASHSEED": "0",
+    # The builder stamps the model with `git rev-parse HEAD` run five folders above its
+    # own file: inside a virtualenv that lives in a Git checkout, that is the checkout's
+    # commit, and the bytes would change with every commit.  No Git here makes it use
+    # the commit its wheel was built from.
+    "GIT_DIR": os.devnull,
 }
 
 

@@ -122,6 +122,13 @@ def test_folder_is_a_byom_folder_with_context_template_licence_and_provenance(sm
     assert folder.looks_complete(smollm2)
 
 
+def test_model_is_stamped_with_the_builder_release_not_a_local_commit(smollm2: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    genai = pytest.importorskip("onnxruntime_genai")
+    model = onnx.load(str(smollm2 / "model.onnx"), load_external_data=False)
+    assert model.producer_version == f"{genai.__version__}+{genai.__commit__[:7]}"
+
+
 def test_convert_command_rebuilds_the_same_bytes(smollm2: Path, tmp_path: Path) -> None:
     """The CLI, run again from scratch, writes a bit-identical folder (about 45 s)."""
     out = tmp_path / "smollm2"

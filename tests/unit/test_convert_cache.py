@@ -12,7 +12,7 @@ from convert_factory import write_gguf
 
 from pytest_foundry.convert import cache, extra, folder, pipeline, publish, steps
 from pytest_foundry.convert.errors import OutputNotEmpty
-from pytest_foundry.convert.recipe import Recipe
+from pytest_foundry.convert.recipe import RECIPE_VERSION, Recipe
 from pytest_foundry.convert.sources import input_sha256, resolve_source
 
 
@@ -40,7 +40,7 @@ def test_cache_path_is_keyed_by_input_hash_and_recipe(tmp_path: Path) -> None:
     root = tmp_path / "cache"
     first = cache.cached_path(str(gguf), root)
     assert first.parent == root
-    assert first.name.startswith("m-r1-" + input_sha256(resolve_source(str(gguf)))[:16])
+    assert first.name.startswith(f"m-r{RECIPE_VERSION}-" + input_sha256(resolve_source(str(gguf)))[:16])
     assert cache.cached_path(str(gguf), root, Recipe(context=1024)) != first
     gguf.write_bytes(gguf.read_bytes() + b"\0" * 32)  # other bytes, other key
     assert cache.cached_path(str(gguf), root) != first
