@@ -51,7 +51,12 @@ def ensure_converted(
     final = cached_path(source, cache_root, recipe)
     if folder.looks_complete(final):
         return final
-    with publish.locked(final.parent / ".locks" / f"{final.name}.lock"):
+
+    def waiting() -> None:
+        if progress is not None:
+            progress.step(f"waiting for another process that is building {final}")
+
+    with publish.locked(final.parent / ".locks" / f"{final.name}.lock", on_wait=waiting):
         # Someone may have finished it while we waited for the lock.
         if folder.looks_complete(final):
             return final

@@ -12,7 +12,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pytest_foundry.convert.errors import OutputNotEmpty
@@ -69,8 +69,12 @@ def sweep_partials(final: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def locked(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``lock_file`` (POSIX); elsewhere, no lock."""
+def locked(lock_file: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_file`` (POSIX); elsewhere, no lock.
+
+    ``on_wait`` is called once when another process holds it (so callers can say why
+    they seem to hang).
+    """
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
@@ -78,7 +82,12 @@ def locked(lock_file: Path) -> Iterator[None]:
         yield
         return
     with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -129,10 +129,17 @@ def test_the_lock_makes_a_second_builder_wait(tmp_path: Path) -> None:
     thread = threading.Thread(target=first)
     thread.start()
     holding.wait(5)
-    with publish.locked(lock):
+    with publish.locked(lock, on_wait=lambda: events.append("second waits")):
         events.append("second in")
     thread.join()
-    assert events == ["first done", "second in"]
+    assert events == ["second waits", "first done", "second in"]
+
+
+def test_a_free_lock_is_taken_without_waiting(tmp_path: Path) -> None:
+    waited: list[bool] = []
+    with publish.locked(tmp_path / "m.lock", on_wait=lambda: waited.append(True)):
+        pass
+    assert waited == []
 
 
 def test_an_interrupted_conversion_leaves_nothing_behind(
