@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_foundry import __version__
-from pytest_foundry.errors import FoundryError, one_line
 from pytest_foundry.convert import command as convert_command
+from pytest_foundry.errors import FoundryError, one_line
 from pytest_foundry.gate import compare_command
 from pytest_foundry.report.writer import FILE_NAMES, FORMATS, write_report
 from pytest_foundry.results_file import load_results
