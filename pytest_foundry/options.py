@@ -99,6 +99,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="FILE",
     ),
     OptionSpec("compare-force", "compare even when machine/runtime/model fingerprints differ", flag=True),
+    OptionSpec(
+        "compare-allow-empty",
+        "let the gate pass when the baseline shares no measured model x prompt with the run "
+        "(by default nothing compared fails it)",
+        flag=True,
+    ),
     OptionSpec("gate", "gate thresholds, e.g. 'ttft_p95:+10%:fail, decode_tps:-5%:warn'", metavar="SPEC"),
     OptionSpec("checks", "what a failing deterministic check does: report (default) or fail", metavar="MODE"),
     OptionSpec("annotations", "manual 1-5 scores (JSON or CSV), keyed by output hash", metavar="FILE"),
@@ -146,6 +152,7 @@ class Settings:
     baseline_dir: Path
     compare: str | None
     compare_force: bool
+    compare_allow_empty: bool
     gate: str | None
     checks: str
     annotations: Path | None
@@ -289,6 +296,7 @@ def resolve_settings(
         baseline_dir=path("baseline-dir") or rootdir / ".foundry" / "baselines",
         compare=text("compare") or None,
         compare_force=bool(compare_force[0]) if compare_force else False,
+        compare_allow_empty=bool(raw["compare-allow-empty"][0]) if "compare-allow-empty" in raw else False,
         gate=text("gate") or None,
         checks=checks,
         annotations=path("annotations"),

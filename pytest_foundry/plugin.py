@@ -9,9 +9,7 @@ pays nothing for the plugin being installed.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -95,17 +93,41 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     # syrupy may write a snapshot during the test (on --snapshot-update); see below.
     if "foundry_snapshot" not in getattr(item, "fixturenames", ()):
         return (yield)
-    with _snapshot_names_unrelated_to_tests():
-        return (yield)
+    from pytest_foundry.plugin_adapters import snapshot_names_unrelated_to_tests
+    from pytest_foundry.snapshots import SnapshotWriteError
+
+    failure: str | None = None
+    with snapshot_names_unrelated_to_tests():
+        try:
+            return (yield)
+        except SnapshotWriteError as exc:
+            failure = str(exc)
+    pytest.fail(failure, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
-    with _snapshot_names_unrelated_to_tests():  # syrupy writes queued snapshots here
-        yield
+    from pytest_foundry.plugin_adapters import snapshot_names_unrelated_to_tests
+    from pytest_foundry.snapshots import SnapshotWriteError
+
+    snapshot_error: str | None = None
+    with snapshot_names_unrelated_to_tests():  # syrupy writes queued snapshots here
+        try:
+            yield
+        except SnapshotWriteError as exc:
+            snapshot_error = f"snapshots not written: {exc}"
     foundry = _session(session.config)
     try:
-        summary = foundry.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        summary = foundry.finish(
+            interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
+            errors=(snapshot_error,) if snapshot_error else (),
+        )
+    except KeyboardInterrupt:
+        # A second Ctrl-C while the report is written: every file is written atomically,
+        # so what is on disk is whole; leave at once.
+        foundry.close()
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        return
     finally:
         foundry.close()
     if summary.failed and session.exitstatus == pytest.ExitCode.OK:
@@ -255,17 +277,6 @@ def foundry_snapshot(
     assertion = snapshot.use_extension(snapshot_extension(foundry_session))
     yield assertion
     record_snapshots(request.node, foundry_session, foundry_model.slug, assertion)
-
-
-@contextmanager
-def _snapshot_names_unrelated_to_tests() -> Iterator[None]:
-    """Our snapshots are named after the model x prompt on purpose (one file serves any
-    test of it); syrupy warns about such names when it writes them."""
-    from pytest_foundry.snapshots import UNRELATED_NAME_WARNING
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=UNRELATED_NAME_WARNING, category=UserWarning)
-        yield
 
 
 def _or_fail(call: Callable[[], T]) -> T:

@@ -7,7 +7,9 @@ apart so ``plugin.py`` holds only hooks and fixtures.  Imported lazily by them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -135,3 +137,14 @@ def download_progress(config: pytest.Config) -> Callable[[str, float], None]:
             reporter.write(text, flush=True)
 
     return show
+
+
+@contextmanager
+def snapshot_names_unrelated_to_tests() -> Iterator[None]:
+    """Our snapshots are named after the model x prompt on purpose (one file serves any
+    test of it); syrupy warns about such names when it writes them."""
+    from pytest_foundry.snapshots import UNRELATED_NAME_WARNING
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=UNRELATED_NAME_WARNING, category=UserWarning)
+        yield

@@ -179,6 +179,7 @@ def gate(inputs: RunInputs, results: Results) -> StepOutcome:
             results,
             inputs.gate_policy,
             force=inputs.settings.compare_force,
+            allow_empty=inputs.settings.compare_allow_empty,
             markdown=report_dir / "gate.md" if report_dir is not None else None,
             benchmark_dir=report_dir,
         )

@@ -27,6 +27,7 @@ from pytest_foundry.post_run import StepOutcome
 from pytest_foundry.prompts import PromptSpec
 from pytest_foundry.quality.annotations import output_sha256
 from pytest_foundry.recorder import Recorder
+from pytest_foundry.report_lock import FolderBusy, report_folder_lock
 from pytest_foundry.run_inputs import RunInputs, load_inputs
 from pytest_foundry.run_summary import EMPTY_SUMMARY, RunSummary
 from pytest_foundry.runtime.base import ProgressCallback, Runtime
@@ -153,7 +154,7 @@ class FoundrySession:
             lambda path: folder_footprint(path) if path.is_dir() else None,
         )
 
-    def finish(self, *, interrupted: bool = False) -> RunSummary:
+    def finish(self, *, interrupted: bool = False, errors: tuple[str, ...] = ()) -> RunSummary:
         """After the tests: judge the outputs, build the results, write the report,
         save and compare baselines.  Problems become one-line messages, never raised."""
         from pytest_foundry import post_run
@@ -169,7 +170,7 @@ class FoundrySession:
             if self.lockstep.stats.seat is not None:
                 notes.append(self.lockstep.summary())
         if not self.used:
-            self.summary = RunSummary(results=None, notes=tuple(notes))
+            self.summary = RunSummary(results=None, notes=tuple(notes), errors=errors)
             return self.summary
         settings = self.settings
         steps: list[StepOutcome] = []
@@ -179,22 +180,32 @@ class FoundrySession:
             results = self.build_results(interrupted=interrupted)
         except Exception as exc:
             error = f"results not built: {type(exc).__name__}: {one_line(str(exc))}"
-            self.summary = RunSummary(results=None, steps=tuple(steps), notes=tuple(notes), errors=(error,))
+            self.summary = RunSummary(
+                results=None, steps=tuple(steps), notes=tuple(notes), errors=(*errors, error)
+            )
             return self.summary
-        if settings.report_dir is not None:
-            steps.append(post_run.write_report(self.inputs, results))
-        if settings.save and interrupted:
-            # A partial run is no baseline: a later compare would pass against its gaps.
-            notes.append(f"baseline {settings.save!r} not saved: the run was interrupted")
-        elif settings.save:
-            steps.append(post_run.save_baseline(self.inputs, results))
-        if self.inputs.baseline is not None:
-            steps.append(post_run.gate(self.inputs, results))
+        try:
+            # The report folder ends with one run's complete set (report_lock.py).
+            with report_folder_lock(settings.report_dir) if settings.report_dir else nullcontext() as note:
+                if note:
+                    notes.append(note)
+                if settings.report_dir is not None:
+                    steps.append(post_run.write_report(self.inputs, results))
+                if settings.save and interrupted:
+                    # A partial run is no baseline: a later compare would pass against its gaps.
+                    notes.append(f"baseline {settings.save!r} not saved: the run was interrupted")
+                elif settings.save:
+                    steps.append(post_run.save_baseline(self.inputs, results))
+                if self.inputs.baseline is not None:
+                    steps.append(post_run.gate(self.inputs, results))
+        except (FolderBusy, OSError) as exc:  # the folder itself: busy, or not creatable
+            steps.append(StepOutcome(step="report", error=one_line(str(exc)), fails_run=True))
         self.summary = RunSummary(
             results=results,
             load_counts=tuple((slug, model.loads) for slug, model in self.models_under_test.items()),
             steps=tuple(steps),
             notes=tuple(notes),
+            errors=errors,
             report_dir=settings.report_dir,
         )
         return self.summary

@@ -111,6 +111,26 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
         stem = path.name[: -len(".txt")] if path.name.endswith(".txt") else path.name
         return path.parent.name == model and (stem == prompt_id or stem.startswith(f"{prompt_id}."))
 
+    def read_snapshot_data_from_location(
+        self, *, snapshot_location: str, snapshot_name: str, session_id: str
+    ) -> SerializableData | None:
+        """The stored text; a file that is not UTF-8 text, or a folder in its place, reads
+        as a one-line note, so the assertion fails with a readable diff and
+        ``--snapshot-update`` rewrites it."""
+        path = Path(snapshot_location)
+        try:
+            return path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            return f"{CORRUPT_MARK} {path} is a folder, not a snapshot file>\n"
+        except UnicodeDecodeError as exc:
+            return (
+                f"{CORRUPT_MARK} not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})>\n"
+            )
+        except OSError as exc:
+            return f"{CORRUPT_MARK} cannot read ({exc.strerror})>\n"
+
     @classmethod
     def write_snapshot_collection(
         cls, *, snapshot_collection: SnapshotCollection, name_order: dict[str, int] | None = None
@@ -118,7 +138,26 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
         data = next(iter(snapshot_collection)).data
         if not isinstance(data, str):
             raise TypeError(f"expected text to write, got {type(data).__name__}")
-        atomic_write_text(snapshot_collection.location, data)
+        location = Path(snapshot_collection.location)
+        if location.is_dir():
+            # A folder where the snapshot file belongs: an empty one is replaced; one with
+            # files in it is not ours to delete.
+            try:
+                location.rmdir()
+            except OSError:
+                raise SnapshotWriteError(
+                    f"{location}: a folder with files in it stands where this snapshot file belongs; "
+                    "remove it and update again"
+                ) from None
+        atomic_write_text(location, data)
+
+
+class SnapshotWriteError(OSError):
+    """A snapshot file could not be written (one line, naming the file)."""
+
+
+# What a snapshot that cannot be read as text reads as (never a real snapshot's text).
+CORRUPT_MARK = "<unreadable snapshot:"
 
 
 def make_extension(

@@ -28,11 +28,12 @@ def apply_gate(
     policy: GatePolicy,
     *,
     force: bool = False,
+    allow_empty: bool = False,
     markdown: Path | None = None,
     benchmark_dir: Path | None = None,
 ) -> GateOutcome:
     """The verdict of HEAD against BASE, with its files written (atomically)."""
-    report = compare_results(base, head, policy, force=force)
+    report = compare_results(base, head, policy, force=force, allow_empty=allow_empty)
     written: list[Path] = []
     if markdown is not None:
         write_markdown(report, markdown)

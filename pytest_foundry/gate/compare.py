@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
-from pytest_foundry.gate.catalog import GATE_METRICS, METRICS_BY_NAME, GateMetric
-from pytest_foundry.gate.changed_outputs import SnapshotChange, output_change
+from pytest_foundry.gate.catalog import GATE_METRICS, GateMetric
+from pytest_foundry.gate.changed_outputs import output_change
 from pytest_foundry.gate.fingerprints import check_comparable
+
+# The report's values are defined in gate_report.py; re-exported as this module's results.
+from pytest_foundry.gate.gate_report import NO_CI_NOTE as NO_CI_NOTE
+from pytest_foundry.gate.gate_report import GateReport as GateReport
+from pytest_foundry.gate.gate_report import GateRow as GateRow
+from pytest_foundry.gate.gate_report import MissingItem as MissingItem
+from pytest_foundry.gate.gate_report import RunInfo as RunInfo
+from pytest_foundry.gate.gate_report import Side
 from pytest_foundry.gate.policy import GatePolicy, MetricRule, Tier
 from pytest_foundry.gate.stats import (
     RatioEstimate,
-    Verdict,
     bootstrap_ratio,
     decide,
     geometric_mean_ratio,
@@ -33,109 +38,13 @@ from pytest_foundry.metrics import TAIL_PERCENTILE_MIN_SAMPLES
 from pytest_foundry.results import CellRecord, ModelRecord, Results
 from pytest_foundry.status import MEASURED_STATUSES
 
-Side = Literal["base", "head"]
-NO_CI_NOTE = "no CI (1 sample)"
-
-
-@dataclass(frozen=True)
-class GateRow:
-    """One metric of one model (prompt None: the model-level row) compared across the runs."""
-
-    model: str
-    prompt: str | None
-    metric: str  # GateMetric.name
-    base: float | None  # display units (GateMetric.unit)
-    head: float | None
-    ratio: float | None  # head / base
-    ci_low: float | None
-    ci_high: float | None
-    n_base: int
-    n_head: int
-    verdict: Verdict
-    tier: Tier | None
-    note: str | None = None
-
-    @property
-    def gate_metric(self) -> GateMetric:
-        return METRICS_BY_NAME[self.metric]
-
-    @property
-    def delta(self) -> float | None:
-        if self.base is None or self.head is None:
-            return None
-        return self.head - self.base
-
-
-@dataclass(frozen=True)
-class MissingItem:
-    """A model or cell that one run lacks or could not measure."""
-
-    model: str
-    prompt: str | None
-    missing_in: Side
-    reason: str
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    commit: str | None
-    dirty: bool
-    created_at: str
-
-    @classmethod
-    def of(cls, results: Results) -> RunInfo:
-        git = results.get("git")
-        return cls(
-            commit=git["commit"] if git else None,
-            dirty=bool(git["dirty"]) if git else False,
-            created_at=results.get("created_at", ""),
-        )
-
-
-@dataclass
-class GateReport:
-    rows: list[GateRow] = field(default_factory=list)
-    snapshot_changes: list[SnapshotChange] = field(default_factory=list)
-    missing: list[MissingItem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    base_run: RunInfo | None = None
-    head_run: RunInfo | None = None
-    spec: str = ""
-    confidence: float = 0.95
-
-    @property
-    def failed(self) -> bool:
-        """Any fail-tier regression or fail-tier output change."""
-        return any(row.verdict == "regressed" and row.tier == "fail" for row in self.rows) or any(
-            change.tier == "fail" for change in self.snapshot_changes
-        )
-
-    @property
-    def warned(self) -> bool:
-        return any(row.verdict == "regressed" and row.tier == "warn" for row in self.rows) or any(
-            change.tier == "warn" for change in self.snapshot_changes
-        )
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
-
-    @property
-    def outcome(self) -> Literal["fail", "warn", "pass"]:
-        return "fail" if self.failed else "warn" if self.warned else "pass"
-
-    def counts(self) -> dict[Verdict, int]:
-        counts: dict[Verdict, int] = {"regressed": 0, "improved": 0, "unchanged": 0, "inconclusive": 0}
-        for row in self.rows:
-            counts[row.verdict] += 1
-        return counts
-
-    def rows_with(self, verdict: Verdict) -> list[GateRow]:
-        return [row for row in self.rows if row.verdict == verdict]
-
 
 def compare_results(
-    base: Results, head: Results, policy: GatePolicy | None = None, force: bool = False
+    base: Results,
+    head: Results,
+    policy: GatePolicy | None = None,
+    force: bool = False,
+    allow_empty: bool = False,
 ) -> GateReport:
     """Compare ``head`` with the baseline ``base``.
 
@@ -149,6 +58,7 @@ def compare_results(
         head_run=RunInfo.of(head),
         spec=policy.spec,
         confidence=policy.confidence,
+        allow_empty=allow_empty,
     )
     base_models = {model["slug"]: model for model in base["models"]}
     head_models = {model["slug"]: model for model in head["models"]}
@@ -186,6 +96,7 @@ def _compare_model(
     if base_model["status"] != "ok" or head_model["status"] != "ok":
         return
     pairs = _paired_cells(report, slug, base_cells, head_cells)
+    report.paired_cells += len(pairs)
 
     cell_rows: list[GateRow] = []
     model_rows: list[GateRow] = []

@@ -41,6 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--force", action="store_true", help="compare even when CPU, runtime versions or model files differ"
     )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="pass when the runs share no measured model x prompt (by default that fails: exit 1)",
+    )
     parser.add_argument("--markdown", metavar="FILE", help="also write the verdict as Markdown (gate.md)")
     parser.add_argument(
         "--benchmark-json",
@@ -69,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             head,
             policy,
             force=args.force,
+            allow_empty=args.allow_empty,
             markdown=Path(args.markdown) if args.markdown else None,
             benchmark_dir=Path(args.benchmark_json) if args.benchmark_json else None,
         ).report

@@ -84,6 +84,8 @@ def _run_label(run: RunInfo | None) -> str:
 
 
 def _outcome_word(report: GateReport) -> str:
+    if report.outcome == "empty":
+        return "NOTHING COMPARED" + (" (allowed)" if report.allow_empty else "")
     return {"fail": "FAIL", "warn": "pass with warnings", "pass": "pass"}[report.outcome]
 
 

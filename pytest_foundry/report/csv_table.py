@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import io
 
-from pytest_foundry.report.selection import Table, detail_table
+from pytest_foundry.report.selection import detail_table
+from pytest_foundry.report.table_cells import Table
 from pytest_foundry.results import Results
 
 

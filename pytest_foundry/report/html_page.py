@@ -10,7 +10,8 @@ import html
 
 from pytest_foundry import __version__
 from pytest_foundry.report.plots import Plot, render_plots
-from pytest_foundry.report.selection import BEST_MARK, FLAGS, Cell, Column, Report, Table, build_report
+from pytest_foundry.report.selection import build_report
+from pytest_foundry.report.table_cells import BEST_MARK, FLAGS, Cell, Column, Report, Table
 from pytest_foundry.results import SCHEMA_VERSION, Results
 
 # Columns whose text is long prose: they wrap, every other column stays on one line.

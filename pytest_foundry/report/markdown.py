@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from pytest_foundry.report.selection import BEST_MARK, FLAGS, Cell, Report, Table, build_report
+from pytest_foundry.report.selection import build_report
+from pytest_foundry.report.table_cells import BEST_MARK, FLAGS, Cell, Report, Table
 from pytest_foundry.results import Results
 
 # Characters that would end a table cell or start emphasis, code, HTML or a link.  An

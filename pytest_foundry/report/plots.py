@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_foundry.metrics import summarize
 from pytest_foundry.report import formatting as fmt
-from pytest_foundry.report.selection import (
+from pytest_foundry.report.record_reading import (
     measured_cells,
     metric_values,
     model_stats,

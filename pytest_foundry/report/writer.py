@@ -17,7 +17,7 @@ from pytest_foundry.atomic_files import atomic_write_text
 from pytest_foundry.errors import ConfigError, FoundryError, one_line
 from pytest_foundry.report import csv_table, html_page, markdown
 from pytest_foundry.report import formatting as fmt
-from pytest_foundry.report.selection import model_stats, prompt_order
+from pytest_foundry.report.record_reading import model_stats, prompt_order
 from pytest_foundry.results import Results
 from pytest_foundry.results_file import dumps_results
 

@@ -230,3 +230,26 @@ class TestSnapshots:
 
     def test_unchanged_outputs_are_not_listed(self) -> None:
         assert compare_results(synthetic_run(1), synthetic_run(2)).snapshot_changes == []
+
+
+class TestNothingCompared:
+    def test_a_baseline_sharing_no_measured_cell_is_no_pass(self) -> None:
+        base, head = synthetic_run(1, prompts=("hello",)), synthetic_run(2, prompts=("story",))
+        report = compare_results(base, head)
+        assert report.nothing_compared
+        assert report.outcome == "empty"
+        assert report.failed
+        assert report.exit_code == 1
+
+    def test_it_passes_only_when_allowed_and_says_so(self) -> None:
+        from pytest_foundry.gate.render import terminal_lines
+
+        base, head = synthetic_run(1, models=("a",)), synthetic_run(2, models=("b",))
+        report = compare_results(base, head, allow_empty=True)
+        assert not report.failed
+        assert "NOTHING COMPARED (allowed)" in terminal_lines(report)[0]
+
+    def test_shared_cells_are_counted(self) -> None:
+        report = compare_results(synthetic_run(1), synthetic_run(2))
+        assert report.paired_cells == 2
+        assert not report.nothing_compared

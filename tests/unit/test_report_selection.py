@@ -12,16 +12,15 @@ import pytest
 from pytest_foundry.cost import estimate_cost
 from pytest_foundry.report import formatting as fmt
 from pytest_foundry.report.markdown import render_markdown
+from pytest_foundry.report.record_reading import pooled_samples, quality_score
 from pytest_foundry.report.selection import (
     DETAIL_COLUMNS,
     SELECTION_COLUMNS,
-    Table,
     build_report,
     detail_table,
-    pooled_samples,
-    quality_score,
     selection_table,
 )
+from pytest_foundry.report.table_cells import Table
 from pytest_foundry.results import Results
 from pytest_foundry.results_file import load_results
 
