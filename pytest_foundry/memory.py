@@ -27,31 +27,32 @@ def current_rss(pid: int | None = None) -> int | None:
         return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """CPU time ``pid``'s threads have spent running so far, in seconds, or None.
+# The kernel counts a process's CPU time in clock ticks (10 ms at the usual 100 Hz).
+CPU_TICK_S = 1.0 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+# A request's CPU time is kept only when it spans this many ticks (a 10 % resolution):
+# below that, a per-token figure would be mostly rounding.
+MIN_CPU_TICKS = 10
 
-    On Linux from each thread's ``schedstat`` (nanoseconds): the kernel's ``utime`` and
-    ``stime`` tick at 10 ms, too coarse for one request of a fast model.  Elsewhere from
-    psutil (user + system).
-    """
-    total_ns = 0
-    try:
-        threads = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        threads = []
-    for thread in threads:
-        try:
-            with open(f"/proc/{pid}/task/{thread}/schedstat", encoding="ascii") as stat:
-                total_ns += int(stat.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue  # a thread that ended between the listing and the read
-    if threads and total_ns:
-        return total_ns / 1e9
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` so far, in seconds, or None.
+
+    The process total, threads that have ended included (summing the live threads'
+    ``schedstat`` is finer, but loses the time of a thread that ended between two
+    readings: the SDK's web service runs requests on short-lived threads)."""
     try:
         times = psutil.Process(pid).cpu_times()
     except (psutil.Error, OSError, ValueError):
         return None
     return float(times.user + times.system)
+
+
+def measurable_cpu(before: float | None, after: float | None) -> float | None:
+    """The CPU time between two readings, or None when unknown or too short to measure."""
+    if before is None or after is None:
+        return None
+    spent = after - before
+    return spent if spent >= MIN_CPU_TICKS * CPU_TICK_S else None
 
 
 class RssSampler:

@@ -32,6 +32,8 @@ Turn = Callable[[], AbstractContextManager[None]]
 # The cold and warm-up requests after a load use this short probe, not a test prompt: a
 # prompt that is too long for the model then fails only its own cells.
 PROBE_PROMPT = PromptSpec(id="probe", prompt="Reply with one short sentence about the weather.")
+# ``with phase(slug, "loading"):`` tells the user about long work (the plugin's terminal).
+Phase = Callable[[str, str], AbstractContextManager[None]]
 # (base URL, timeout) -> the client that sends a model's measured requests.
 ClientFactory = Callable[[str, float], ChatClient]
 
@@ -91,7 +93,9 @@ class ModelPool:
         turn: Turn | None = None,
         progress: ProgressCallback | None = None,
         client_factory: ClientFactory = http_chat_client,
+        phase: Phase | None = None,
     ) -> None:
+        self._phase: Phase = phase or (lambda slug, what: nullcontext())
         self._runtime_factory = runtime_factory
         self._client_factory = client_factory
         self._settings = settings
@@ -139,7 +143,8 @@ class ModelPool:
                 # RSS before load: the baseline the model's memory delta is measured from.
                 shared_pid = runtime.memory_pid()
                 rss_before = current_rss(shared_pid) if shared_pid else None
-                loaded = runtime.load(model.request, self.progress)
+                with self._phase(model.slug, "loading"):
+                    loaded = runtime.load(model.request, self.progress)
         except FoundryError as exc:
             model.error = one_line(str(exc))
             model.detail = getattr(exc, "detail", None) or str(exc)
@@ -151,7 +156,8 @@ class ModelPool:
         model.memory_pid = loaded.pid if loaded.pid is not None else shared_pid
         model.rss_before_load = loaded.rss_before_load if loaded.pid is not None else rss_before
         model.client = self._client_factory(loaded.base_url, self._settings.timeout_s)
-        self._warm(model)  # a failure here breaks the model (it did load)
+        with self._phase(model.slug, "warming up"):
+            self._warm(model)  # a failure here breaks the model (it did load)
         return model
 
     def _warm(self, model: PooledModel) -> None:
@@ -219,7 +225,7 @@ class ModelPool:
         temperature: float | None = None,
     ) -> Generation:
         """One measured, streamed request; raises ModelError / RequestTimeout (one line)."""
-        from pytest_foundry.memory import RssSampler, cpu_seconds
+        from pytest_foundry.memory import RssSampler, cpu_seconds, measurable_cpu
 
         if model.broken is not None:
             raise ModelError(model.broken)
@@ -257,8 +263,7 @@ class ModelPool:
             raise
         if sampler.peak_bytes is not None:
             model.peak_rss = max(model.peak_rss or 0, sampler.peak_bytes)
-        cpu_s = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-        return replace(generation, metrics=generation.metrics.with_cpu(cpu_s))
+        return replace(generation, metrics=generation.metrics.with_cpu(measurable_cpu(cpu_before, cpu_after)))
 
     def _host_died(self, model: PooledModel, exc: ModelError) -> bool:
         """After a failed request: has the model's host died?  Then the model is broken."""

@@ -41,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from pytest_foundry.plugin_adapters import download_progress
+    from pytest_foundry.plugin_adapters import download_progress, long_work_progress
     from pytest_foundry.runtime import create_runtime
     from pytest_foundry.session import FoundrySession
 
@@ -51,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
             lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog),
             base_dir=config.invocation_params.dir,
             progress=download_progress(config),
+            phase=long_work_progress(config),
         )
     except FoundryError as exc:
         # Bad options, prompts/models files, gate spec or baseline: one line, no traceback.

@@ -7,9 +7,11 @@ apart so ``plugin.py`` holds only hooks and fixtures.  Imported lazily by them.
 
 from __future__ import annotations
 
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -119,24 +121,65 @@ def record_snapshots(node: pytest.Item, session: FoundrySession, model: str, ass
 
 
 # -- the terminal ----------------------------------------------------------------------
+def _terminal_write(config: pytest.Config, text: str) -> None:
+    """Write to the terminal even while output is captured (never raises)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write(text, flush=True)
+    else:
+        reporter.write(text, flush=True)
+
+
 def download_progress(config: pytest.Config) -> Callable[[str, float], None]:
     """Show catalog downloads on the terminal, even while output is captured."""
 
     def show(name: str, fraction: float) -> None:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        capture = config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
         filled = int(fraction * 30)
         text = f"\rdownloading {name} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%}"
-        text += "\n" if fraction >= 1 else ""
-        if capture is not None:
-            with capture.global_and_fixture_disabled():
-                reporter.write(text, flush=True)
-        else:
-            reporter.write(text, flush=True)
+        _terminal_write(config, text + ("\n" if fraction >= 1 else ""))
 
     return show
+
+
+# Work shorter than this stays silent; longer work says what it is and how long it took.
+LONG_WORK_S = 2.0
+LONG_WORK_EVERY_S = 10.0
+
+
+def long_work_progress(config: pytest.Config) -> Callable[[str, str], AbstractContextManager[None]]:
+    """``with phase("smollm2", "loading"):`` -- after 2 s the terminal says
+    "foundry: loading smollm2 ... 2 s" (then every 10 s), and at the end how long it took."""
+
+    @contextmanager
+    def phase(slug: str, what: str) -> Iterator[None]:
+        started = time.perf_counter()
+        done = threading.Event()
+        said = threading.Event()
+
+        def tell() -> None:
+            wait = LONG_WORK_S
+            while not done.wait(wait):
+                said.set()
+                _terminal_write(config, f"\nfoundry: {what} {slug} ... {time.perf_counter() - started:.0f} s")
+                wait = LONG_WORK_EVERY_S
+
+        ticker = threading.Thread(target=tell, name=f"foundry-{what}-{slug}", daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
+            if said.is_set():
+                _terminal_write(
+                    config, f"\nfoundry: {what} {slug}: done in {time.perf_counter() - started:.1f} s\n"
+                )
+
+    return phase
 
 
 @contextmanager

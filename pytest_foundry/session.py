@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_foundry.errors import ModelError, RequestTimeout, one_line
 from pytest_foundry.lockstep import Lockstep
-from pytest_foundry.model_pool import ClientFactory, ModelPool, PooledModel, PoolSettings
+from pytest_foundry.model_pool import ClientFactory, ModelPool, Phase, PooledModel, PoolSettings
 from pytest_foundry.options import Settings
 from pytest_foundry.post_run import StepOutcome
 from pytest_foundry.prompts import PromptSpec
@@ -48,6 +48,7 @@ class FoundrySession:
         base_dir: Path,
         progress: ProgressCallback | None = None,
         client_factory: ClientFactory = http_chat_client,
+        phase: Phase | None = None,
     ) -> None:
         self.inputs: RunInputs = load_inputs(settings, base_dir)
         self.lockstep: Lockstep | None = Lockstep(settings.lockstep) if settings.lockstep else None
@@ -65,6 +66,7 @@ class FoundrySession:
             turn=self.turn,
             progress=progress,
             client_factory=client_factory,
+            phase=phase,
         )
         for request in self.inputs.requests:
             self.pool.add(request)

@@ -106,23 +106,25 @@ def test_interval_must_be_positive() -> None:
         RssSampler(interval_s=0)
 
 
-def test_cpu_seconds_see_a_few_milliseconds_of_work_of_a_waiting_process():
-    """A model host is read while it waits (before and after a request): then its
-    threads' run time is exact, far finer than the kernel's 10 ms utime/stime ticks."""
+def test_cpu_seconds_count_the_work_of_another_process():
+    """A model host is read before and after a request: its CPU time in between, threads
+    that ended included, to the kernel's tick."""
     import subprocess
     import sys
     import time
 
-    from pytest_foundry.memory import cpu_seconds
+    from pytest_foundry.memory import CPU_TICK_S, cpu_seconds, measurable_cpu
 
     worker = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time\n"
+            "import sys, threading, time\n"
             "sys.stdin.readline()\n"
-            "end = time.perf_counter() + 0.004\n"  # 4 ms of work, then wait again
-            "while time.perf_counter() < end: pass\n"
+            "def work():\n"
+            "    end = time.perf_counter() + 0.3\n"  # 0.3 s of work on a thread that then ends
+            "    while time.perf_counter() < end: pass\n"
+            "t = threading.Thread(target=work); t.start(); t.join()\n"
             "print('done', flush=True)\n"
             "sys.stdin.readline()\n",
         ],
@@ -138,14 +140,22 @@ def test_cpu_seconds_see_a_few_milliseconds_of_work_of_a_waiting_process():
         worker.stdin.write("go\n")
         worker.stdin.flush()
         assert worker.stdout.readline().strip() == "done"
-        time.sleep(0.1)  # blocked again
         after = cpu_seconds(worker.pid)
     finally:
         worker.kill()
         worker.wait()
-    assert before is not None
-    assert after is not None
-    assert 0.003 <= after - before < 0.05, after - before
+    spent = measurable_cpu(before, after)
+    assert spent is not None
+    # Its thread has ended, and its time is still counted.
+    assert 0.3 - 3 * CPU_TICK_S <= spent < 0.6
+
+
+def test_too_little_cpu_time_to_measure_is_none():
+    from pytest_foundry.memory import CPU_TICK_S, measurable_cpu
+
+    assert measurable_cpu(1.0, 1.0 + 2 * CPU_TICK_S) is None
+    assert measurable_cpu(None, 2.0) is None
+    assert measurable_cpu(1.0, 1.5) == 0.5
 
 
 def test_cpu_seconds_of_a_process_that_does_not_exist_is_none():

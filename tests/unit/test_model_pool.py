@@ -116,15 +116,33 @@ def test_a_dead_host_breaks_only_its_model_with_how_it_ended():
 
 def test_cpu_time_per_token_comes_from_the_serving_process():
     import os
+    import time
+
+    class Busy(FakeChat):
+        """Spends 0.2 s of CPU in this process (the stand-in host) on every request."""
+
+        def __call__(self, base_url, timeout_s):
+            client = super().__call__(base_url, timeout_s)
+            original = client.chat
+
+            def chat(*args, **kwargs):
+                end = time.process_time() + 0.2
+                while time.process_time() < end:
+                    pass
+                return original(*args, **kwargs)
+
+            client.chat = chat  # type: ignore[method-assign]
+            return client
 
     runtime = FakeRuntime(pid=os.getpid())  # this process stands in for a model host
-    pool = make_pool(runtime, FakeChat())
+    pool = make_pool(runtime, Busy())
     model = pool.acquire("tiny")
     assert model.memory_pid == os.getpid()
     assert model.rss_before_load == 1000  # as the host reported it
     generation_ = pool.request(model, WARM.messages(), 8, 1)
+    # 0.2 s over the 5 output tokens of the scripted answer (the test's own work adds a little).
     assert generation_.metrics.cpu_per_token_s is not None
-    assert generation_.metrics.cpu_per_token_s >= 0
+    assert 0.035 <= generation_.metrics.cpu_per_token_s < 0.08
     assert model.peak_rss is not None
 
 
