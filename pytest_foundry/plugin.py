@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         session = FoundrySession(
             settings_from_config(config),
-            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog),
+            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog, s.timeout_s),
             base_dir=config.invocation_params.dir,
             progress=download_progress(config),
             phase=long_work_progress(config),

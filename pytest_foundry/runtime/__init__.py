@@ -14,14 +14,18 @@ def describe_backend(endpoint: str | None) -> str:
 
 
 def create_runtime(
-    endpoint: str | None, cache_dir: Path | None, catalog: CatalogSettings | None = None
+    endpoint: str | None,
+    cache_dir: Path | None,
+    catalog: CatalogSettings | None = None,
+    timeout_s: float | None = None,
 ) -> Runtime:
     """The endpoint runtime when a URL is given, else Foundry Local with each model in a
     host process of its own."""
     if endpoint:
         from pytest_foundry.runtime.endpoint import EndpointRuntime
 
-        return EndpointRuntime(endpoint)
+        # The probe of the endpoint honours --foundry-timeout.
+        return EndpointRuntime(endpoint, timeout_s) if timeout_s else EndpointRuntime(endpoint)
     from pytest_foundry.runtime.hosted import HostedRuntime
 
     return HostedRuntime(cache_dir=cache_dir, catalog=catalog)

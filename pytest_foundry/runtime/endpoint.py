@@ -19,6 +19,7 @@ from pytest_foundry.errors import ModelError, one_line
 from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
 from pytest_foundry.runtime.embedded import EMBEDDED_MODEL_ID, EMBEDDED_NAMES
 
+# The probe's timeout when none is given: --foundry-timeout, through create_runtime.
 PROBE_TIMEOUT_S = 5.0
 
 
@@ -28,8 +29,8 @@ def normalise_base_url(url: str) -> str:
     return url if url.endswith("/v1") else f"{url}/v1"
 
 
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
+def _get_json(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
         return json.loads(response.read().decode("utf-8"))
 
 
@@ -50,8 +51,9 @@ class EndpointRuntime:
 
     name = "endpoint"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
         self.base_url = normalise_base_url(url)
+        self.timeout_s = timeout_s
         self._model_ids: list[str] | None = None
         self._server_pid: int | None = None
 
@@ -59,7 +61,7 @@ class EndpointRuntime:
         if self._model_ids is not None:
             return
         try:
-            data = _get_json(f"{self.base_url}/models")
+            data = _get_json(f"{self.base_url}/models", self.timeout_s)
         except urllib.error.HTTPError as exc:
             said = one_line(str(exc.reason))
             raise ModelError(

@@ -67,6 +67,8 @@ class _Watchdog:
         self._tokens = itertools.count()
         self._wake_ns: int | None = None
         self._thread: threading.Thread | None = None
+        self._clients = 0  # open ChatClients: with none left, the thread ends
+        self._stop = False
 
     def arm(self, sock: socket.socket, deadline_ns: int) -> int:
         with self._cond:
@@ -93,9 +95,28 @@ class _Watchdog:
         with self._cond:
             return token in self._fired
 
+    def opened(self) -> None:
+        with self._cond:
+            self._clients += 1
+
+    def closed(self) -> None:
+        """A client closed; after the last one the thread ends (a pytest run leaves no
+        thread behind), and the next request starts it again."""
+        with self._cond:
+            self._clients = max(0, self._clients - 1)
+            if self._clients == 0 and self._thread is not None:
+                self._stop = True
+                self._cond.notify()
+                thread, self._thread = self._thread, None
+            else:
+                thread = None
+        if thread is not None:
+            thread.join(timeout=5.0)
+
     def _run(self) -> None:
         with self._cond:
-            while True:
+            self._stop = False
+            while not self._stop:
                 now = time.perf_counter_ns()
                 while self._heap and (self._heap[0][0] <= now or self._heap[0][1] not in self._armed):
                     _, token = heapq.heappop(self._heap)
@@ -135,9 +156,15 @@ class ChatClient:
         except ValueError:
             raise ModelError(f"{base_url}: not a valid port") from None
         self._path = parts.path.rstrip("/") + "/chat/completions"
+        self._closed = False
+        _WATCHDOG.opened()
 
     def close(self) -> None:
-        """Nothing to release: connections last one request."""
+        """Connections last one request; the last client closed also ends the deadline
+        thread (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            _WATCHDOG.closed()
 
     def __enter__(self) -> ChatClient:
         return self
