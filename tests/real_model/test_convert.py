@@ -8,7 +8,6 @@ converts it (about 45 s), later runs reuse it.  Where the ``[convert]`` extra or
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import json
 import os
 import re
@@ -20,14 +19,10 @@ from typing import Any
 
 import pytest
 
-from pytest_foundry.convert import extra, folder
+from pytest_foundry.convert import folder
 from pytest_foundry.convert.cache import (
-    REAL_MODEL_INSTALL,
     REAL_MODEL_SOURCE,
-    default_cache_root,
-    ensure_converted,
 )
-from pytest_foundry.convert.progress import Progress
 from pytest_foundry.convert.recipe import DEFAULT_CONTEXT
 from pytest_foundry.convert.sources import input_sha256, resolve_source
 
@@ -36,25 +31,6 @@ pytestmark = pytest.mark.real_model
 REPO = Path(__file__).resolve().parents[2]
 # Words any English answer is made of; gibberish from random weights has next to none.
 ENGLISH = {"the", "is", "of", "and", "a", "in", "to", "it", "that", "for", "are", "with", "as", "on"}
-
-
-def _skip_reason() -> str | None:
-    missing = extra.missing_modules()
-    if missing:
-        return f"the [convert] extra is not installed (missing: {', '.join(missing)}): {extra.INSTALL_HINT}"
-    try:
-        importlib.metadata.distribution(REAL_MODEL_SOURCE)
-    except importlib.metadata.PackageNotFoundError:
-        return f"the SmolLM2 package is not installed: {REAL_MODEL_INSTALL}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def smollm2() -> Path:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    return ensure_converted(REAL_MODEL_SOURCE, default_cache_root(), progress=Progress())
 
 
 @pytest.fixture(scope="module")
