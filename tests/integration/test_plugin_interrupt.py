@@ -7,6 +7,7 @@ pytester from raising the inner KeyboardInterrupt in this (outer) test.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -110,3 +111,25 @@ def test_ctrl_c_during_update_keeps_the_snapshots_of_cases_not_run(suite, no_man
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert suite.snapshot_files() == before
+
+
+def test_an_interrupted_run_saves_no_baseline_and_marks_its_report(suite, no_manager):
+    suite.pytester.makepyfile(test_outputs=INTERRUPTED_TEST)
+    baselines = suite.pytester.path / "baselines"
+    result = suite.run_inprocess(
+        "--foundry-models=tiny",
+        "--snapshot-update",
+        "--foundry-save=main",
+        f"--foundry-baseline-dir={baselines}",
+        "--foundry-report=report",
+        no_reraise_ctrlc=True,
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    # A partial run is no baseline: a later compare would pass against its gaps.
+    assert not (baselines / "main").exists()
+    result.stdout.fnmatch_lines(["baseline 'main' not saved: the run was interrupted"])
+    results = json.loads((suite.pytester.path / "report" / "results.json").read_text(encoding="utf-8"))
+    assert results["run"]["interrupted"] is True
+    assert "INTERRUPTED: partial results" in (suite.pytester.path / "report" / "report.md").read_text(
+        encoding="utf-8"
+    )

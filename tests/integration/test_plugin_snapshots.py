@@ -215,3 +215,27 @@ def test_update_writes_without_warnings(suite):
     result = suite.run(suite.models, "--snapshot-update", "-W", "error::UserWarning")
     result.assert_outcomes(passed=4, warnings=0)
     assert sorted(suite.snapshot_files()) == FILES
+
+
+@pytest.mark.parametrize("damage", ["binary", "folder"])
+def test_a_corrupt_snapshot_fails_readably_and_an_update_repairs_it(suite, damage):
+    suite.run(suite.models, "--snapshot-update").assert_outcomes(passed=4)
+    target = suite.snapshot_dir / "tiny" / "rag_principle.txt"
+    target.unlink()
+    if damage == "binary":
+        target.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe garbage")
+    else:
+        target.mkdir()  # an empty folder where the file belongs
+
+    checked = suite.run(suite.models)
+    # A plain snapshot mismatch, with the note in its diff: no traceback from reading it.
+    checked.assert_outcomes(passed=3, failed=1)
+    checked.stdout.fnmatch_lines(["*<unreadable snapshot:*"])
+    assert "Traceback" not in checked.stdout.str() + checked.stderr.str()
+    assert "INTERNALERROR" not in checked.stdout.str()
+
+    repaired = suite.run(suite.models, "--snapshot-update")
+    repaired.assert_outcomes(passed=4)
+    assert target.is_file()
+    assert target.read_text(encoding="utf-8").startswith("# model: ")
+    suite.run(suite.models).assert_outcomes(passed=4)
