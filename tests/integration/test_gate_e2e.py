@@ -32,8 +32,10 @@ def test_save_then_compare_unchanged_passes(gated):
     saved.assert_outcomes(passed=4)
     assert (gated.baselines / "main" / "results.json").is_file()
     # Loose thresholds: this checks the mechanics on a busy CI box, not the statistics
-    # (benchmarks/gate_accuracy.py measures false alarms at the default thresholds).
-    head = gated.run(*_gate_args(gated, "--foundry-compare=main", "--foundry-gate=*:100%:fail"))
+    # (benchmarks/gate_accuracy.py measures false alarms at the default thresholds).  The
+    # embedded model's tokens take ~20 µs, so a scheduling hiccup multiplies its TPOT:
+    # measured ×8.8 between two back-to-back runs on a loaded 2-core box.
+    head = gated.run(*_gate_args(gated, "--foundry-compare=main", "--foundry-gate=*:2000%:fail"))
     head.assert_outcomes(passed=4)
     assert head.ret == 0
     gate_md = (gated.report / "gate.md").read_text(encoding="utf-8")
