@@ -74,7 +74,7 @@ def test_mismatched_fingerprint_is_refused_unless_forced(gated):
     gated.assert_no_traceback(refused)
 
     forced = gated.run(
-        *_gate_args(gated, "--foundry-compare=main", "--foundry-compare-force", "--foundry-gate=*:100%:fail")
+        *_gate_args(gated, "--foundry-compare=main", "--foundry-compare-force", "--foundry-gate=*:2000%:fail")
     )
     assert forced.ret == 0
     assert "Some Other CPU 9000" in (gated.report / "gate.md").read_text(encoding="utf-8")
@@ -169,7 +169,7 @@ def test_lockstep_runs_take_turns_and_compare(inner):
     assert not (inner.pytester.path / "pair.lock").exists()
 
     compared = subprocess.run(
-        [sys.executable, "-m", "pytest_foundry", "compare", "base", "head", "--gate", "*:100%:fail"],
+        [sys.executable, "-m", "pytest_foundry", "compare", "base", "head", "--gate", "*:2000%:fail"],
         cwd=inner.pytester.path,
         capture_output=True,
         text=True,
