@@ -107,6 +107,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("gate", "gate thresholds, e.g. 'ttft_p95:+10%:fail, decode_tps:-5%:warn'", metavar="SPEC"),
     OptionSpec("checks", "what a failing deterministic check does: report (default) or fail", metavar="MODE"),
+    OptionSpec(
+        "snapshot-compare",
+        "how outputs are compared with snapshots unless a prompt says: exact (default), whitespace, "
+        "no_reasoning (without <think> blocks) or first_tokens:N",
+        metavar="MODE",
+    ),
     OptionSpec("annotations", "manual 1-5 scores (JSON or CSV), keyed by output hash", metavar="FILE"),
     OptionSpec(
         "judge", "a second local model that scores outputs against each prompt's rubric", metavar="MODEL"
@@ -163,6 +169,7 @@ class Settings:
     # Whether --foundry-report (or its ini key) named the folder: only then is it checked
     # before the run (a run that uses no foundry fixture never writes the default one).
     report_given: bool = False
+    snapshot_compare: str = "exact"
     catalog: CatalogSettings = CatalogSettings()  # noqa: RUF009 - frozen, so shared safely
 
 
@@ -304,6 +311,7 @@ def resolve_settings(
         judge_repeats=parsed("judge-repeats", 1, lambda n, v: _int(n, v, 1)),
         lockstep=path("lockstep"),
         report_given="report" in raw,
+        snapshot_compare=_snapshot_compare(text("snapshot-compare"), source("snapshot-compare")),
         catalog=_catalog_settings(raw.get("catalog-url"), text("catalog-region")),
     )
 
@@ -318,6 +326,12 @@ def _catalog_settings(urls: tuple[Any, Path, str] | None, region: str | None) ->
                 f"{urls[2] if urls else '--foundry-catalog-url'}: expected an http(s) URL, got {url!r}"
             )
     return CatalogSettings(urls=found, region=region or None)
+
+
+def _snapshot_compare(value: str | None, source: str) -> str:
+    from pytest_foundry.snapshot_compare import parse_mode
+
+    return "exact" if value is None else str(parse_mode(value, source))
 
 
 def settings_from_config(config: pytest.Config) -> Settings:

@@ -275,7 +275,8 @@ def foundry_snapshot(
     Generation with it: ``assert foundry_generate(foundry_prompt) == foundry_snapshot``."""
     from pytest_foundry.plugin_adapters import record_snapshots, snapshot_extension
 
-    assertion = snapshot.use_extension(snapshot_extension(foundry_session))
+    prompt = getattr(getattr(request.node, "callspec", None), "params", {}).get("foundry_prompt")
+    assertion = snapshot.use_extension(snapshot_extension(foundry_session, prompt))
     yield assertion
     record_snapshots(request.node, foundry_session, foundry_model.slug, assertion)
 

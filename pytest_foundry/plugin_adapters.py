@@ -93,14 +93,22 @@ def record_output(
     node.stash.setdefault(failed_checks_key, []).extend(failed)
 
 
-def snapshot_extension(session: FoundrySession) -> type[Any]:
-    """The run's syrupy extension class (one per session, made on first use)."""
-    extension = session.snapshot_extension
-    if extension is None:
-        from pytest_foundry.snapshots import make_extension
+def snapshot_extension(session: FoundrySession, prompt: PromptSpec | None) -> type[Any]:
+    """The run's syrupy extension class for a prompt's comparison mode (one per session
+    and mode, made on first use)."""
+    from pytest_foundry.snapshot_compare import parse_mode
+    from pytest_foundry.snapshots import make_extension
 
-        extension = make_extension(session.settings.snapshot_dir, session.recorder.asserted_snapshots)
-        session.snapshot_extension = extension
+    mode = parse_mode(
+        (prompt.compare if prompt is not None and prompt.compare else None)
+        or session.settings.snapshot_compare,
+        "prompts",
+    )
+    key = str(mode)
+    extension = session.snapshot_extensions.get(key)
+    if extension is None:
+        extension = make_extension(session.settings.snapshot_dir, session.recorder.asserted_snapshots, mode)
+        session.snapshot_extensions[key] = extension
     return extension
 
 

@@ -39,6 +39,7 @@ class PromptSpec:
     tags: tuple[str, ...] = ()
     checks: tuple[dict[str, Any], ...] = field(default=(), compare=False)
     rubric: tuple[str, ...] = ()
+    compare: str | None = None  # snapshot comparison mode (snapshot_compare.py); None: the run's
 
     def messages(self) -> list[dict[str, str]]:
         """Chat messages for this prompt (system first when set)."""
@@ -83,6 +84,10 @@ def parse_prompts(data: Any, source: str, *, validate: bool = True) -> list[Prom
             from pytest_foundry.quality.checks import validate_checks
 
             validate_checks(checks, where)
+        if "compare" in entry and validate:
+            from pytest_foundry.snapshot_compare import parse_mode
+
+            parse_mode(str(entry["compare"]), where)
         if "rubric" in entry and validate:
             from pytest_foundry.quality.judge import validate_rubric
 
@@ -96,6 +101,7 @@ def parse_prompts(data: Any, source: str, *, validate: bool = True) -> list[Prom
                 tags=tuple(entry.get("tags", ())),
                 checks=tuple(checks),
                 rubric=tuple(entry.get("rubric", ())),
+                compare=entry.get("compare"),
             )
         )
     if not specs:

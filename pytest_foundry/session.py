@@ -72,8 +72,8 @@ class FoundrySession:
             self.pool.add(request)
         self.recorder = Recorder(settings.max_tokens, settings.seed, self.inputs.annotations)
         self.created_at = datetime.now(UTC)
-        # The run's syrupy extension class, made by the plugin layer on first use.
-        self.snapshot_extension: type[Any] | None = None
+        # The run's syrupy extension classes by comparison mode, made by the plugin layer.
+        self.snapshot_extensions: dict[str, type[Any]] = {}
         self.summary: RunSummary = EMPTY_SUMMARY
 
     @property

@@ -9,13 +9,14 @@ prompt, not to the test function: that is what the output depends on.
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from pytest_foundry.atomic_files import atomic_write_text
+from pytest_foundry.snapshot_compare import EXACT, CompareMode, first_difference, same
 from pytest_foundry.text_diff import unified_diff
 
 if TYPE_CHECKING:
@@ -28,14 +29,17 @@ if TYPE_CHECKING:
 HEADER_END = "---\n"
 
 
-def render_snapshot(generation: Generation) -> str:
-    """Header + text of a Generation (``runtime.streaming.Generation``)."""
+def render_snapshot(generation: Generation, mode: CompareMode = EXACT) -> str:
+    """Header + text of a Generation (``runtime.streaming.Generation``); a comparison
+    mode other than exact is written in the header."""
     header = (
         f"# model: {generation.model_id}\n"
         f"# max_tokens: {generation.max_tokens}\n"
         f"# seed: {generation.seed}\n"
         f"# temperature: {generation.temperature:g}\n"
     )
+    if not mode.exact:
+        header += f"# compare: {mode}\n"
     text = generation.text if generation.text.endswith("\n") else generation.text + "\n"
     return header + HEADER_END + text
 
@@ -57,6 +61,7 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
     file_extension = "txt"
     _write_mode = WriteMode.TEXT
     snapshot_root: Path = Path("snapshots")
+    compare_mode: ClassVar[CompareMode] = EXACT
     # The (model slug, prompt id) cases whose test asserted a snapshot in this run: a
     # read-only view of the recorder's set.  Only their files are ours to judge
     # "unused": a case that was not selected, that failed before its assertion, or that
@@ -73,7 +78,27 @@ class FoundrySnapshotExtension(SingleFileSnapshotExtension):
     ) -> SerializedData:
         if isinstance(data, str):
             return data if data.endswith("\n") else data + "\n"
-        return render_snapshot(data)
+        return render_snapshot(data, self.compare_mode)
+
+    def matches(self, *, serialized_data: SerializableData, snapshot_data: SerializableData) -> bool:
+        """Exact, or by the comparison mode: the bodies below the headers, normalised."""
+        if (
+            self.compare_mode.exact
+            or not isinstance(serialized_data, str)
+            or not isinstance(snapshot_data, str)
+        ):
+            return bool(serialized_data == snapshot_data)
+        head_now, body_now = split_snapshot(serialized_data)
+        head_then, body_then = split_snapshot(snapshot_data)
+        return head_now == head_then and same(body_then, body_now, self.compare_mode)
+
+    def diff_lines(self, serialized_data: SerializedData, snapshot_data: SerializedData) -> Iterator[str]:
+        """syrupy's diff, after one line naming the first differing token."""
+        if isinstance(serialized_data, str) and isinstance(snapshot_data, str):
+            note = first_difference(split_snapshot(snapshot_data)[1], split_snapshot(serialized_data)[1])
+            if note:
+                yield note
+        yield from super().diff_lines(serialized_data, snapshot_data)
 
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
@@ -161,14 +186,21 @@ CORRUPT_MARK = "<unreadable snapshot:"
 
 
 def make_extension(
-    snapshot_root: Path, asserted_cases: Container[tuple[str, str]]
+    snapshot_root: Path, asserted_cases: Container[tuple[str, str]], mode: CompareMode = EXACT
 ) -> type[FoundrySnapshotExtension]:
-    """A per-session subclass, so nothing leaks between (in-process) pytest runs."""
+    """A per-session (and per comparison mode) subclass, so nothing leaks between
+    (in-process) pytest runs."""
     return type(
         "FoundrySnapshotExtension",
         (FoundrySnapshotExtension,),
-        {"snapshot_root": snapshot_root, "asserted_cases": asserted_cases},
+        {"snapshot_root": snapshot_root, "asserted_cases": asserted_cases, "compare_mode": mode},
     )
+
+
+def split_snapshot(text: str) -> tuple[str, str]:
+    """(header, body) of a stored snapshot; ("", text) when it has no header."""
+    header, found, body = text.partition(HEADER_END)
+    return (header, body) if found and header.startswith("# ") else ("", text)
 
 
 # syrupy warns when a snapshot's name does not contain the test's name; ours are named
