@@ -239,3 +239,25 @@ def test_a_corrupt_snapshot_fails_readably_and_an_update_repairs_it(suite, damag
     assert target.is_file()
     assert target.read_text(encoding="utf-8").startswith("# model: ")
     suite.run(suite.models).assert_outcomes(passed=4)
+
+
+def test_a_prompt_s_comparison_mode_forgives_drift_and_names_the_first_change(inner):
+    prompts = [{**inner.FOUR_PROMPTS[0], "compare": "whitespace"}]
+    inner.write_prompts(prompts)
+    inner.pytester.makepyfile(test_outputs=inner.OUTPUT_TEST)
+    inner.run("--snapshot-update").assert_outcomes(passed=1)
+    stored = inner.snapshot_dir / "tiny" / "rag_principle.txt"
+    text = stored.read_text(encoding="utf-8")
+    assert "# compare: whitespace\n" in text
+    header, body = text.split("---\n", 1)
+    words = body.split()
+    # Reflowed: one word a line.  Still the same answer under "whitespace".
+    stored.write_text(header + "---\n" + "\n".join(words) + "\n", encoding="utf-8")
+    inner.run().assert_outcomes(passed=1)
+    # One word changed: a failure that names it.
+    stored.write_text(header + "---\n" + " ".join(["CHANGED", *words[1:]]) + "\n", encoding="utf-8")
+    changed = inner.run()
+    changed.assert_outcomes(failed=1)
+    changed.stdout.fnmatch_lines(
+        [f"*first difference at token 1: 'CHANGED' in the snapshot, {words[0]!r} now*"]
+    )
