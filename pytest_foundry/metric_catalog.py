@@ -35,6 +35,8 @@ DECODE_TPS = RequestMetric("decode_tps", "decode tok/s", "tok/s", "higher")
 E2E_TPS = RequestMetric("e2e_tps", "end-to-end tok/s", "tok/s", "higher")
 OUTPUT_TOKENS = RequestMetric("output_tokens", "output tokens", "tokens", "higher")
 CPU_PER_TOKEN = RequestMetric("cpu_per_token_s", "CPU time/token", "s", "lower")
+# Time to the first answer token: for a reasoning model, TTFT plus its thinking.
+TTFA = RequestMetric("ttfa_s", "time to answer", "s", "lower")
 # Gaps between content chunks: many per request (``gaps_s``), summarised together.
 GAP = RequestMetric("gap_s", "inter-chunk gap", "s", "lower")
 
@@ -47,6 +49,7 @@ REQUEST_METRICS: tuple[RequestMetric, ...] = (
     E2E_TPS,
     OUTPUT_TOKENS,
     CPU_PER_TOKEN,
+    TTFA,
 )
 SUMMARISED_METRICS: tuple[RequestMetric, ...] = (*REQUEST_METRICS, GAP)
 
@@ -89,6 +92,7 @@ OUTPUT_TOKENS_MEDIAN = _figure(
     "output_tokens", OUTPUT_TOKENS, "median", "output tokens", "output_tokens_median"
 )
 GAP_P99 = _figure("gap_p99", GAP, "p99", "gap p99", "gap_p99_s")
+TTFA_P50 = _figure("ttfa_p50", TTFA, "median", "time to answer p50", "ttfa_median_s")
 CPU_PER_TOKEN_MEDIAN = _figure(
     "cpu_per_token", CPU_PER_TOKEN, "median", "CPU time/token", "cpu_per_token_median_s"
 )
@@ -104,6 +108,7 @@ FIGURES: tuple[Figure, ...] = (
     OUTPUT_TOKENS_MEDIAN,
     GAP_P99,
     CPU_PER_TOKEN_MEDIAN,
+    TTFA_P50,
 )
 FIGURES_BY_NAME: dict[str, Figure] = {figure.name: figure for figure in FIGURES}
 # What a latency test puts into pytest-benchmark's extra_info, next to the run facts.

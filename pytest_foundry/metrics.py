@@ -36,6 +36,10 @@ class StreamTiming:
     completion_tokens: int | None
     estimated_tokens: int
     finish_reason: str | None = None
+    # A reasoning model's stream: when the first *answer* token came (after the thinking),
+    # and how many of the output tokens were reasoning (None when no reasoning was seen).
+    answer_ns: int | None = None
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class RequestMetrics:
     # CPU time the serving process spent on this request per output token: a speed figure
     # that other load on the machine barely moves (wall time stretches, CPU time does not).
     cpu_per_token_s: float | None = None
+    # Time to the first answer token: TTFT plus the thinking of a reasoning model (equal to
+    # TTFT for any other); and the reasoning tokens, counted apart (None: no reasoning).
+    ttfa_s: float | None = None
+    reasoning_tokens: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -87,6 +95,10 @@ def compute_request_metrics(timing: StreamTiming) -> RequestMetrics:
         tpot_s = (e2e_s - ttft_s) / (n_out - 1)
     decode_tps = 1.0 / tpot_s if tpot_s else None
     e2e_tps = n_out / e2e_s if e2e_s > 0 and n_out > 0 else None
+    if timing.answer_ns is not None:
+        ttfa_s: float | None = (timing.answer_ns - timing.start_ns) / NS_PER_S
+    else:
+        ttfa_s = ttft_s if timing.reasoning_tokens is None else None
     return RequestMetrics(
         ttft_s=ttft_s,
         e2e_s=e2e_s,
@@ -97,6 +109,8 @@ def compute_request_metrics(timing: StreamTiming) -> RequestMetrics:
         e2e_tps=e2e_tps,
         gaps_s=gaps,
         finish_reason=timing.finish_reason,
+        ttfa_s=ttfa_s,
+        reasoning_tokens=timing.reasoning_tokens,
     )
 
 

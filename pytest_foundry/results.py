@@ -49,6 +49,8 @@ class RequestRecord(TypedDict):
     gaps_s: list[float]
     finish_reason: str | None
     cpu_per_token_s: NotRequired[float | None]
+    ttfa_s: NotRequired[float | None]  # time to the first answer token (after any thinking)
+    reasoning_tokens: NotRequired[int | None]
 
 
 class MemoryRecord(TypedDict):

@@ -60,6 +60,11 @@ def without_reasoning(text: str) -> str:
     return _THINK.sub("", text)
 
 
+def reasoning_text(text: str) -> str:
+    """The ``<think>...</think>`` blocks of ``text``, tags and all."""
+    return "".join(match.group(0) for match in _THINK.finditer(text))
+
+
 def normalise(text: str, mode: CompareMode) -> str:
     """What of ``text`` the comparison looks at."""
     if mode.kind == "whitespace":

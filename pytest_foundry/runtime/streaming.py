@@ -136,6 +136,10 @@ def stream_chat(
     events = 0
     decoder = SseDecoder()
     loads = json.loads
+    reasoning: list[str] = []  # reasoning deltas' text
+    answer = AnswerStart()
+    answer_ns: int | None = None
+    usage_reasoning: int | None = None
     start_ns = time.perf_counter_ns()
     end_ns = start_ns
     with client.exchange(
@@ -163,6 +167,13 @@ def stream_chat(
                                 if content:
                                     pieces.append(content)
                                     content_ns.append(arrival_ns)
+                                    if answer_ns is None and answer.started(content):
+                                        answer_ns = arrival_ns
+                                # A reasoning model's thinking, in a delta field of its own.
+                                thought = delta.get("reasoning_content") or delta.get("reasoning")
+                                if thought:
+                                    reasoning.append(str(thought))
+                                    content_ns.append(arrival_ns)
                             if choice.get("finish_reason"):
                                 finish_reason = str(choice["finish_reason"])
                         usage = event.get("usage")
@@ -170,6 +181,10 @@ def stream_chat(
                             tokens = usage.get("completion_tokens")
                             if isinstance(tokens, int) and not isinstance(tokens, bool):
                                 usage_tokens = tokens
+                            details = usage.get("completion_tokens_details") or {}
+                            thinking = details.get("reasoning_tokens") if isinstance(details, dict) else None
+                            if isinstance(thinking, int) and not isinstance(thinking, bool) and thinking > 0:
+                                usage_reasoning = thinking
                     except (ValueError, AttributeError, TypeError):
                         raise ModelError(
                             f"{model_id}: malformed event {events} in the stream from {url}: "
@@ -205,6 +220,8 @@ def stream_chat(
         raise ModelError(f"{model_id}: malformed stream from {url}: a content delta is not text")
     text = "".join(pieces)
     timing = StreamTiming(
+        answer_ns=answer_ns,
+        reasoning_tokens=usage_reasoning or answer.reasoning_estimate(text, reasoning),
         start_ns=start_ns,
         end_ns=end_ns,
         content_ns=tuple(content_ns),
@@ -220,6 +237,37 @@ def stream_chat(
         seed=seed,
         temperature=temperature,
     )
+
+
+class AnswerStart:
+    """Tells when the answer starts in content that may open with ``<think>...</think>``
+    (tags split across chunks included).  Costs one check a chunk until it has started."""
+
+    def __init__(self) -> None:
+        self._seen = ""
+
+    def started(self, content: str) -> bool:
+        self._seen += content
+        head = self._seen.lstrip()
+        if not head:
+            return False
+        if not "<think>".startswith(head[:7]) and not head.startswith("<think>"):
+            return True  # no thinking block: this is the answer
+        from pytest_foundry.snapshot_compare import without_reasoning
+
+        return bool(without_reasoning(self._seen).strip()) and "</think>" in self._seen
+
+    def reasoning_estimate(self, text: str, reasoning: list[str]) -> int | None:
+        """Reasoning tokens estimated from their text (~4 characters a token), when the
+        server did not count them; None when there was no reasoning."""
+        thinking = "".join(reasoning)
+        if "<think>" in text:
+            from pytest_foundry.snapshot_compare import reasoning_text
+
+            thinking += reasoning_text(text)
+        if not thinking:
+            return None
+        return max(1, round(len(thinking) / CHARS_PER_TOKEN_ESTIMATE))
 
 
 def _error_text(error: object) -> str:

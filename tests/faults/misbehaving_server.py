@@ -41,6 +41,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,7 +64,16 @@ MODES = (
     "hang",
     "trickle",
     "trickle_headers",
+    "reasoning_delta",
+    "think_tags",
 )
+# A reasoning model's stream, in the two documented shapes: reasoning in its own delta
+# field (``reasoning_content``, as DeepSeek's API and vLLM send it), or inside
+# ``<think>...</think>`` in the content (as the DeepSeek-R1 distills in Foundry's catalog
+# write it), with the tags split across chunks.
+REASONING_PIECES = ("Let me", " think", " about it.")
+THINK_PIECES = ("<thi", "nk>Let me", " think</th", "ink>", "\n", "Hel", "lo")
+REASONING_TOKENS = 4
 PIECES = ("Hel", "lo", ", wor", "ld")
 COMPLETION_TOKENS = 5  # what usage says (chunks are not tokens: 4 pieces, 5 tokens)
 ERROR_500 = "model runner crashed: out of memory"
@@ -275,6 +285,34 @@ class _Handler(BaseHTTPRequestHandler):
                 usage = _usage(model)["usage"]
                 self._send(_event(_chunk(model, {"content": piece}, "stop", usage=usage)), chunked=False)
         self._send(_event("[DONE]"), chunked=False)
+
+    def _mode_reasoning_delta(self, model: str) -> None:
+        self._start_stream()
+        self._send(_event(_chunk(model, {"role": "assistant", "content": ""})))
+        for piece in REASONING_PIECES:
+            time.sleep(0.02)  # reasoning takes a while before the answer starts
+            self._send(_event(_chunk(model, {"reasoning_content": piece})))
+        for piece in PIECES:
+            self._send(_event(_chunk(model, {"content": piece})))
+        self._send(_event(_chunk(model, {}, "stop")))
+        usage = _usage(model)
+        usage["usage"]["completion_tokens"] = COMPLETION_TOKENS + REASONING_TOKENS
+        usage["usage"]["completion_tokens_details"] = {"reasoning_tokens": REASONING_TOKENS}
+        self._send(_event(usage))
+        self._send(_event("[DONE]"))
+        self._end_chunked()
+
+    def _mode_think_tags(self, model: str) -> None:
+        self._start_stream()
+        self._send(_event(_chunk(model, {"role": "assistant", "content": ""})))
+        for piece in THINK_PIECES:
+            if "nk>Let" in piece or " think" in piece:
+                time.sleep(0.02)
+            self._send(_event(_chunk(model, {"content": piece})))
+        self._send(_event(_chunk(model, {}, "stop")))
+        self._send(_event(_usage(model)))
+        self._send(_event("[DONE]"))
+        self._end_chunked()
 
     def _mode_no_usage(self, model: str) -> None:
         self._mode_foundry(model, usage=False)

@@ -296,7 +296,16 @@ def requests_with(ttfts_ms: list[float]) -> list[RequestMetrics]:
 
 def test_summarize_requests_has_one_summary_per_metric_and_the_gaps():
     summaries = summarize_requests(requests_with([40, 50, 60]))
-    assert set(summaries) == {"ttft_s", "tpot_s", "e2e_s", "decode_tps", "e2e_tps", "output_tokens", "gap_s"}
+    assert set(summaries) == {
+        "ttft_s",
+        "tpot_s",
+        "e2e_s",
+        "decode_tps",
+        "e2e_tps",
+        "output_tokens",
+        "gap_s",
+        "ttfa_s",
+    }
     # CPU time per token needs the serving process: absent here, so left out.
     assert set(summaries) == {metric.field for metric in SUMMARISED_METRICS} - {"cpu_per_token_s"}
     with_cpu = [r.with_cpu(0.01) for r in requests_with([40, 50, 60])]

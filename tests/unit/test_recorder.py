@@ -48,7 +48,15 @@ def test_the_extra_info_keys_are_the_ones_the_readme_promises():
     recorder = Recorder(max_tokens=16, seed=7)
     calls = [(PROMPT, generation("m", ttft_ms=t)) for t in (10.0, 12.0)]
     recorder.record_latency("m", calls, warmup=0)
-    assert set(recorder.latency_info("m", PROMPT, calls[-1][1], None)) == promised
+    keys = set(recorder.latency_info("m", PROMPT, calls[-1][1], None))
+    # CPU time per token appears only where the serving process could be watched.
+    assert keys == promised - {"cpu_per_token_median_s"}
+    measured = [(PROMPT, generation("m")) for _ in range(2)]
+    for _, g in measured:
+        object.__setattr__(g, "metrics", g.metrics.with_cpu(0.5))
+    with_cpu = Recorder(max_tokens=16, seed=7)
+    with_cpu.record_latency("m", measured, warmup=0)
+    assert set(with_cpu.latency_info("m", PROMPT, measured[-1][1], None)) == promised
 
 
 def test_an_output_is_recorded_with_its_hash_and_the_failed_checks_are_returned():
