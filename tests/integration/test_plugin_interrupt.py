@@ -133,3 +133,78 @@ def test_an_interrupted_run_saves_no_baseline_and_marks_its_report(suite, no_man
     assert "INTERRUPTED: partial results" in (suite.pytester.path / "report" / "report.md").read_text(
         encoding="utf-8"
     )
+
+
+# Ctrl-C while the report is being written (the second Ctrl-C of a user who pressed it
+# during the run, or the first one after the tests).
+INTERRUPTED_REPORT_CONFTEST = """
+import pytest
+
+import pytest_foundry.report.writer as writer
+
+_write = writer.write_report
+
+
+def _interrupted(results, folder, *args, **kwargs):
+    written = _write(results, folder, ["md"])  # one file, then Ctrl-C
+    raise KeyboardInterrupt
+
+
+# Around the plugin's end of session (a fixture would be torn down before it).
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session, exitstatus):
+    patch = pytest.MonkeyPatch()
+    patch.setattr(writer, "write_report", _interrupted)
+    try:
+        return (yield)
+    finally:
+        patch.undo()
+"""
+
+# Ctrl-C while a model host is still loading.
+INTERRUPTED_LOAD_CONFTEST = """
+import pytest
+
+import pytest_foundry.runtime.hosted as hosted
+
+HOSTS = []
+_await = hosted._await_ready
+
+
+def _interrupted(host, stream, progress):
+    HOSTS.append(host.process)
+    raise KeyboardInterrupt
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_while_loading():
+    patch = pytest.MonkeyPatch()
+    patch.setattr(hosted, "_await_ready", _interrupted)
+    yield
+    patch.undo()
+    # The host must not outlive the run.
+    assert all(process.poll() is not None for process in HOSTS), "a model host outlived Ctrl-C"
+    print("HOSTS STOPPED", len(HOSTS))
+"""
+
+
+def test_ctrl_c_during_the_report_write_exits_cleanly_with_whole_files(suite, no_manager):
+    suite.pytester.makepyfile(test_outputs=suite.ANSWER_TEST)
+    suite.pytester.makeconftest(INTERRUPTED_REPORT_CONFTEST)
+    report = suite.pytester.path / "report"
+    result = suite.run_inprocess("--foundry-models=tiny", "--foundry-report=report", no_reraise_ctrlc=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "Traceback" not in result.stdout.str()
+    # What was written is whole (atomic writes): the Markdown report, and no temporaries.
+    assert (report / "report.md").read_text(encoding="utf-8").startswith("# ")
+    assert [
+        p.name for p in report.iterdir() if p.name.startswith(".") and p.name != ".pytest-foundry.lock"
+    ] == []
+
+
+def test_ctrl_c_while_a_model_loads_stops_its_host(suite, no_manager):
+    suite.pytester.makepyfile(test_outputs=suite.ANSWER_TEST)
+    suite.pytester.makeconftest(INTERRUPTED_LOAD_CONFTEST)
+    result = suite.run_inprocess("--foundry-models=tiny", "-s", no_reraise_ctrlc=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*HOSTS STOPPED 1*"])
