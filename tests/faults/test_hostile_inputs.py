@@ -47,9 +47,8 @@ def test_a_prompt_the_request_cannot_encode_fails_only_its_cells(pytester):
     }
     # json.dumps writes the lone surrogate as the escape \\ud800, which JSON allows.
     (pytester.path / "prompts.json").write_text(json.dumps(prompts), encoding="utf-8")
-    pytester.makepyfile(
-        test_answer="def test_answer(foundry_generate, foundry_prompt):\n    foundry_generate(foundry_prompt)\n"
-    )
+    answer = "def test_answer(foundry_generate, foundry_prompt):\n    foundry_generate(foundry_prompt)\n"
+    pytester.makepyfile(test_answer=answer)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--foundry-prompts=prompts.json", "--foundry-report=report", timeout=180
     )
