@@ -208,3 +208,47 @@ def test_ctrl_c_while_a_model_loads_stops_its_host(suite, no_manager):
     result = suite.run_inprocess("--foundry-models=tiny", "-s", no_reraise_ctrlc=True)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*HOSTS STOPPED 1*"])
+
+
+INTERRUPTED_SAVE_CONFTEST = """
+import pytest
+
+import pytest_foundry.atomic_files as atomic_files
+import pytest_foundry.gate.baselines as baselines
+
+_replace_target = atomic_files.os.replace
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session, exitstatus):
+    # Ctrl-C in the middle of saving the baseline: after its results.json is written to a
+    # temporary file, before it takes the file's place.
+    def interrupted(src, dst, *args, **kwargs):
+        if "baselines" in str(dst):
+            raise KeyboardInterrupt
+        return _replace_target(src, dst, *args, **kwargs)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(atomic_files.os, "replace", interrupted)
+    try:
+        return (yield)
+    finally:
+        patch.undo()
+"""
+
+
+def test_ctrl_c_while_the_baseline_is_saved_leaves_no_half_baseline(suite, no_manager):
+    suite.pytester.makepyfile(test_outputs=suite.ANSWER_TEST)
+    suite.pytester.makeconftest(INTERRUPTED_SAVE_CONFTEST)
+    baselines = suite.pytester.path / "baselines"
+    result = suite.run_inprocess(
+        "--foundry-models=tiny",
+        "--foundry-save=main",
+        f"--foundry-baseline-dir={baselines}",
+        no_reraise_ctrlc=True,
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "Traceback" not in result.stdout.str()
+    saved = [p for p in baselines.rglob("*") if p.is_file()] if baselines.exists() else []
+    # No results.json that a later compare could read as a baseline, and no temporary.
+    assert [p.name for p in saved if p.name == "results.json" or p.name.endswith(".tmp")] == []
