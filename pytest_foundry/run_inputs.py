@@ -65,6 +65,26 @@ def _check_writable_folder(folder: Path, option: str, *, create: bool = True) ->
             raise ConfigError(f"{option}: cannot create {folder} ({exc.strerror})") from None
 
 
+def _check_judge(judge: ModelRequest, settings: Settings) -> None:
+    """The judge resolves, checked before the run (it is loaded only after the tests): a
+    folder must be a model folder; a catalog name must be in a catalog (one bounded probe)."""
+    from pytest_foundry.runtime.embedded import EMBEDDED_NAMES
+
+    name = judge.model_id or judge.requested
+    if judge.path is not None:
+        if not (judge.path / "genai_config.json").is_file():
+            raise ConfigError(f"--foundry-judge: {judge.path} is not an ONNX Runtime GenAI model folder")
+        return
+    if settings.endpoint or name in EMBEDDED_NAMES:
+        return  # an endpoint's models are listed when it is first asked
+    from pytest_foundry.runtime.catalog import probe, split_device
+
+    variants, failures = probe(settings.catalog, split_device(name)[0])
+    if not variants:
+        why = f"catalog unreachable ({'; '.join(failures)})" if failures else "not in the catalog"
+        raise ConfigError(f"--foundry-judge: {name}: not a model folder, and {why}")
+
+
 def load_inputs(settings: Settings, base_dir: Path) -> RunInputs:
     """Read and check every input file the settings name (raises FoundryError, one line)."""
     from pytest_foundry.gate.policy import parse_gate_spec
@@ -81,8 +101,8 @@ def load_inputs(settings: Settings, base_dir: Path) -> RunInputs:
         _check_writable_folder(settings.lockstep.parent, "--foundry-lockstep")
     if settings.report_dir is not None and settings.report_given:
         _check_writable_folder(settings.report_dir, "--foundry-report", create=False)
-    if judge is not None and judge.path is not None and not (judge.path / "genai_config.json").is_file():
-        raise ConfigError(f"--foundry-judge: {judge.path} is not an ONNX Runtime GenAI model folder")
+    if judge is not None:
+        _check_judge(judge, settings)
     baseline = None
     if settings.compare:
         from pytest_foundry.gate.baselines import load_baseline, resolve_baseline

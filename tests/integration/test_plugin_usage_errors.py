@@ -140,3 +140,14 @@ def test_collect_only_starts_no_runtime(inner, test_file, tiny_b):
     assert result.ret == pytest.ExitCode.OK
     assert "model loads" not in result.stdout.str()
     assert list(inner.cache_dir.iterdir()) == []
+
+
+def test_a_judge_that_resolves_nowhere_stops_the_run_before_any_model_loads(inner):
+    inner.write_prompts(inner.FOUR_PROMPTS[:1])
+    inner.pytester.makepyfile(test_answer=inner.ANSWER_TEST)
+    result = inner.run("--foundry-judge=no-such-judge-model")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    inner.assert_no_traceback(result)
+    # Offline the catalog is unreachable; online it answers "not in the catalog".
+    result.stderr.fnmatch_lines(["*--foundry-judge: no-such-judge-model: not a model folder, and *"])
+    assert "model loads" not in result.stdout.str()

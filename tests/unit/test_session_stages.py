@@ -17,6 +17,14 @@ from pytest_foundry.session import FoundrySession
 JUDGE_ANSWER = json.dumps({"scores": {"relevance": 4, "correctness": 5, "fluency": 3}, "rationale": "fine"})
 
 
+def model_folder(tmp_path: Path, name: str) -> str:
+    """A folder that passes for a model folder (the fake runtime loads anything)."""
+    folder = tmp_path / name
+    folder.mkdir(exist_ok=True)
+    (folder / "genai_config.json").write_text("{}", encoding="utf-8")
+    return str(folder)
+
+
 def make_session(tmp_path: Path, chat: FakeChat | None = None, runtime: FakeRuntime | None = None, **options):
     runtime = runtime or FakeRuntime()
     options.setdefault("models", "m1,m2")
@@ -144,7 +152,9 @@ def test_the_gate_step_compares_with_the_baseline_and_fails_the_run_on_a_regress
 def test_the_judge_scores_outputs_through_the_pool_and_keeps_its_figures_apart(tmp_path):
     chat = FakeChat()
     chat.script["judge-model-generic-cpu:1"] = [generation("judge", text=JUDGE_ANSWER)]
-    session, runtime = make_session(tmp_path, chat=chat, judge="judge-model", models="m1")
+    session, runtime = make_session(
+        tmp_path, chat=chat, judge=model_folder(tmp_path, "judge-model"), models="m1"
+    )
     prompt = session.prompts[0]
     session.recorder.record_output("m1", prompt, session.generate("m1", prompt))
     session.pool.release("m1")
@@ -161,12 +171,14 @@ def test_the_judge_scores_outputs_through_the_pool_and_keeps_its_figures_apart(t
 
 
 def test_a_judge_that_cannot_load_is_one_error_and_the_record_is_still_built(tmp_path):
+    """(A judge that does not resolve at all is refused before the run: test below.)"""
     runtime = FakeRuntime(broken={"nope": "nope: not in the catalog"})
-    session, _ = make_session(tmp_path, runtime=runtime, judge="nope", models="m1")
+    judge = model_folder(tmp_path, "nope")
+    session, _ = make_session(tmp_path, runtime=runtime, judge=judge, models="m1")
     prompt = session.prompts[0]
     session.recorder.record_output("m1", prompt, session.generate("m1", prompt))
     summary = session.finish()
-    assert summary.steps[0].error == "judge nope: nope: not in the catalog"
+    assert summary.steps[0].error == f"judge {judge}: nope: not in the catalog"
     assert summary.results is not None
 
 
@@ -187,3 +199,10 @@ def test_summary_lines_name_each_failed_step():
         errors=("results not built: x",),
     )
     assert summary_lines(summary) == ["error: results not built: x", "error: baseline not saved: disk full"]
+
+
+def test_a_judge_that_resolves_nowhere_is_refused_before_the_run(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"^--foundry-judge: .*missing-judge is not an ONNX Runtime GenAI model folder"
+    ):
+        make_session(tmp_path, judge=str(tmp_path / "missing-judge"))
