@@ -206,3 +206,23 @@ def test_a_judge_that_resolves_nowhere_is_refused_before_the_run(tmp_path):
         ConfigError, match=r"^--foundry-judge: .*missing-judge is not an ONNX Runtime GenAI model folder"
     ):
         make_session(tmp_path, judge=str(tmp_path / "missing-judge"))
+
+
+def test_a_lockstep_file_whose_folder_cannot_be_made_is_refused_before_the_run(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match=r"^--foundry-lockstep: .*not-a-folder is a file, not a folder"):
+        make_session(tmp_path, lockstep=str(blocker / "pair.lock"))
+
+
+def test_a_baseline_that_cannot_be_saved_is_one_error_line_and_fails_the_run(tmp_path):
+    blocker = tmp_path / "baselines"
+    blocker.write_text("a file where the baseline folder should be")
+    session, _ = make_session(tmp_path, save="main", **{"baseline-dir": str(blocker)})
+    run_cells(session)
+    summary = session.finish()
+    (step,) = summary.steps
+    assert step.step == "baseline"
+    assert step.error is not None
+    assert summary.failed
+    assert any(line.startswith("error: baseline not saved: ") for line in summary_lines(summary))
