@@ -126,7 +126,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     except KeyboardInterrupt:
         # A second Ctrl-C while the report is written: every file is written atomically,
         # so what is on disk is whole; leave at once.
-        foundry.close()
         session.exitstatus = pytest.ExitCode.INTERRUPTED
         return
     finally:

@@ -109,8 +109,8 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         cold_ttft_s=model.cold_ttft_s,
         memory=memory,
     )
-    detail = model.detail if status in ("load-failed", "error") else None
-    if detail and detail != reason:
+    detail = _failure_detail(model, status, reason)
+    if detail:
         record["reason_detail"] = detail  # the whole text, where reason is shortened
     return record
 
@@ -129,14 +129,18 @@ def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
         summary={k: v.as_dict() for k, v in summarize_requests(cell.samples).items()},  # type: ignore[misc]
         output=cell.output,
     )
-    detail = (
-        cell.detail
-        if cell.status is not None
-        else (model.detail if status in ("load-failed", "error") else None)
-    )
+    detail = cell.detail if cell.status is not None else _failure_detail(model, status, reason)
     if detail and detail != reason:
         record["reason_detail"] = detail
     return record
+
+
+def _failure_detail(model: PooledModel, status: str, reason: str | None) -> str | None:
+    """The model's whole failure text behind a load-failed or error status, where the
+    one-line reason shortened it."""
+    if status not in ("load-failed", "error") or not model.detail or model.detail == reason:
+        return None
+    return model.detail
 
 
 def _run_record(inputs: RunInputs, lockstep: LockstepStats | None, interrupted: bool) -> RunRecord:

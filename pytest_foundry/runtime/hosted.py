@@ -133,15 +133,15 @@ class HostedRuntime:
             rss_before_load=ready.get("rss_before_load"),
             rss_after_load=ready.get("rss_after_load"),
         )
-        self._hosts[model.model_id + "@" + request.slug] = host
+        self._hosts[_host_key(model)] = host
         return model
 
     def failure_cause(self, model: LoadedModel) -> str | None:
-        host = self._hosts.get(model.model_id + "@" + model.slug)
+        host = self._hosts.get(_host_key(model))
         return host.exit_cause() if host is not None else None
 
     def unload(self, model: LoadedModel) -> None:
-        host = self._hosts.pop(model.model_id + "@" + model.slug, None)
+        host = self._hosts.pop(_host_key(model), None)
         if host is not None:
             self._stop(host)
 
@@ -174,6 +174,11 @@ class HostedRuntime:
             if process.stdout is not None:
                 with contextlib.suppress(OSError):
                     process.stdout.close()
+
+
+def _host_key(model: LoadedModel) -> str:
+    """A host per model id and slug (the judge may serve an id a tested model serves)."""
+    return f"{model.model_id}@{model.slug}"
 
 
 def _await_ready(host: Host, stream: IO[str], progress: ProgressCallback | None) -> dict[str, Any]:

@@ -251,8 +251,8 @@ class AnswerStart:
         head = self._seen.lstrip()
         if not head:
             return False
-        if not "<think>".startswith(head[:7]) and not head.startswith("<think>"):
-            return True  # no thinking block: this is the answer
+        if not "<think>".startswith(head[:7]):
+            return True  # neither "<think>" nor the start of it: no thinking block
         from pytest_foundry.snapshot_compare import without_reasoning
 
         return bool(without_reasoning(self._seen).strip()) and "</think>" in self._seen
