@@ -15,7 +15,7 @@ import numpy as np
 
 from pytest_foundry.gate.catalog import GATE_METRICS, GateMetric
 from pytest_foundry.gate.changed_outputs import output_change
-from pytest_foundry.gate.fingerprints import check_comparable
+from pytest_foundry.gate.fingerprints import APART_NOTE, check_comparable, measured_in_lockstep
 
 # The report's values are defined in gate_report.py; re-exported as this module's results.
 from pytest_foundry.gate.gate_report import NO_CI_NOTE as NO_CI_NOTE
@@ -64,6 +64,9 @@ def compare_results(
     head_models = {model["slug"]: model for model in head["models"]}
     base_cells = _cells_by_model(base["cells"])
     head_cells = _cells_by_model(head["cells"])
+    apart = not measured_in_lockstep(base, head)
+    if apart:
+        report.warnings.append(APART_NOTE)
     for name in sorted(policy.models_named() - set(base_models) - set(head_models)):
         report.warnings.append(f"the gate spec names model {name!r}, which neither run has")
     for slug in _union(base_models, head_models):
@@ -73,7 +76,7 @@ def compare_results(
             report.missing.append(MissingItem(slug, None, side, f"model not in the {_run_name(side)}"))
             continue
         _compare_model(
-            report, policy, base_model, head_model, base_cells.get(slug, {}), head_cells.get(slug, {})
+            report, policy, base_model, head_model, base_cells.get(slug, {}), head_cells.get(slug, {}), apart
         )
     return report
 
@@ -85,6 +88,7 @@ def _compare_model(
     head_model: ModelRecord,
     base_cells: dict[str, CellRecord],
     head_cells: dict[str, CellRecord],
+    apart: bool,
 ) -> None:
     slug = base_model["slug"]
     sides: tuple[tuple[Side, ModelRecord], ...] = (("base", base_model), ("head", head_model))
@@ -101,7 +105,7 @@ def _compare_model(
     cell_rows: list[GateRow] = []
     model_rows: list[GateRow] = []
     for metric in GATE_METRICS:
-        rule = policy.rule_for(metric, slug)
+        rule = policy.rule_for(metric, slug, apart=apart)
         if metric.source == "model":
             row = _single_value_row(
                 metric, rule, slug, None, model_value(base_model, metric), model_value(head_model, metric)
