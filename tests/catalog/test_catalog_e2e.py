@@ -109,6 +109,9 @@ def test_report_and_results_show_the_catalog_record(
     model = by_slug["tiny-cat"]
     folder = sealed.cached_model_folders()[0]
     on_disk = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    assert [set(start) for start in model.pop("cold_starts")] == [
+        {"load_s", "cold_ttft_s", "rss_after_load_bytes"}
+    ]
     assert model | {"memory": None, "load_s": None, "cold_ttft_s": None, "files_sha256": None} == {
         "slug": "tiny-cat",
         "requested": "tiny-cat",

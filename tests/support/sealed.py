@@ -100,6 +100,7 @@ class Sealed:
             f"--basetemp={self.work / 'basetemp'}",
             "--foundry-rounds=2",
             "--foundry-warmup=0",
+            "--foundry-cold-starts=1",
             "--foundry-max-tokens=8",
             *extra,
         ]
