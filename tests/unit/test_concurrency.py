@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from gate_factory import model, results
 
 from pytest_foundry.concurrency import (
     SERIAL_MAX_OVERLAP,
@@ -15,8 +16,6 @@ from pytest_foundry.concurrency import (
     time_with_at_least,
 )
 from pytest_foundry.results_file import validate_results
-
-from gate_factory import model, results
 
 
 def req(stream: int, start: float, first: float | None, end: float, tokens: int = 10, error=None):
@@ -74,7 +73,8 @@ def test_a_serialising_server_has_no_decode_overlap_and_flat_throughput():
     assert double.mean_in_flight == pytest.approx((1 + 2 + 2 + 2) / 4.0)
     assert double.mean_decoding == pytest.approx(4 * 0.9 / 4.0)
     # Queueing shows in TTFT: the second stream's first request waits a whole answer.
-    assert double.ttft is not None and double.ttft.max == pytest.approx(1.1)
+    assert double.ttft is not None
+    assert double.ttft.max == pytest.approx(1.1)
 
 
 def test_a_parallel_server_overlaps_fully_and_doubles_throughput():
@@ -83,8 +83,10 @@ def test_a_parallel_server_overlaps_fully_and_doubles_throughput():
     assert double.system_tps == pytest.approx(2 * single.system_tps)
     assert double.decode_overlap == pytest.approx(1.0)
     assert double.mean_in_flight == pytest.approx(2.0)
-    assert double.e2e is not None and double.e2e.median == pytest.approx(1.0)
-    assert double.tpot is not None and double.tpot.median == pytest.approx(0.1)
+    assert double.e2e is not None
+    assert double.e2e.median == pytest.approx(1.0)
+    assert double.tpot is not None
+    assert double.tpot.median == pytest.approx(0.1)
 
 
 def test_failed_requests_count_as_errors_and_add_no_tokens():

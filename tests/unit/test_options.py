@@ -283,5 +283,5 @@ def test_bad_concurrency_levels_are_one_line_errors(value, message):
 
 
 def test_bad_concurrency_requests_name_the_ini_key():
-    with pytest.raises(ConfigError, match="^ini foundry_concurrency_requests: must be at least 1, got 0$"):
+    with pytest.raises(ConfigError, match=r"^ini foundry_concurrency_requests: must be at least 1, got 0$"):
         resolve(ini={"foundry_concurrency_requests": "0"})
