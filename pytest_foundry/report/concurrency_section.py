@@ -117,3 +117,24 @@ def series(results: Results) -> list[tuple[str, list[ConcurrencyLevelRecord]]]:
 def e2e_stat(level: ConcurrencyLevelRecord, stat: str) -> float | None:
     summary: Any = level["summary"].get("e2e_s")
     return None if summary is None else float(summary[stat])
+
+
+def terminal_lines(results: Results) -> list[str]:
+    """One line per model for the terminal summary: system tok/s and E2E p95 by level, and
+    the verdict word."""
+    record = sweep(results)
+    if record is None:
+        return []
+    verdicts = {verdict["model"]: verdict["verdict"] for verdict in record["verdicts"]}
+    words = {"serialises": "serialises requests", "parallel": "parallel", "shares": "shares the machine"}
+    lines = []
+    for model, levels in series(results):
+        streams = "/".join(str(level["level"]) for level in levels)
+        tps = " / ".join(fmt.rate(level["system_tps"]) for level in levels)
+        p95 = " / ".join(fmt.duration(e2e_stat(level, "p95")) for level in levels)
+        verdict = verdicts.get(model)
+        lines.append(
+            f"concurrency {model}: {streams} streams: {tps} tok/s, E2E p95 {p95}"
+            + (f"; {words[verdict]}" if verdict else "")
+        )
+    return lines

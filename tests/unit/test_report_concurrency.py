@@ -39,3 +39,12 @@ def test_a_run_without_a_sweep_has_no_concurrency_section_or_chart():
     run = results([model("tiny")], [])
     assert "Concurrency" not in render_markdown(run)
     assert all(p.key != "concurrency" for p in render_plots(run))
+
+
+def test_the_terminal_line_gives_throughput_and_p95_by_level_and_the_verdict():
+    from pytest_foundry.report.concurrency_section import terminal_lines
+
+    (line,) = terminal_lines(run_with_sweep({1: serial_timeline(1, 4), 2: serial_timeline(2, 2)}))
+    assert line == (
+        "concurrency tiny: 1/2 streams: 10.0 / 10.0 tok/s, E2E p95 1.00 s / 2.00 s; serialises requests"
+    )
