@@ -217,6 +217,7 @@ def level_record(
     requests: Sequence[TimedRequest] | None,
     *,
     reason: str | None = None,
+    warmup: int = 0,
     peak_rss: int | None = None,
     cpu_s: float | None = None,
 ) -> ConcurrencyLevelRecord:
@@ -236,6 +237,7 @@ def level_record(
         prompt=prompt,
         max_tokens=max_tokens,
         seed=seed,
+        warmup=warmup,
         status="ok" if answered and reason is None else "error",
         reason=reason,
         requests=stats.requests,

@@ -285,10 +285,15 @@ class ModelPool:
         *,
         streams: int,
         requests: int,
+        warmup: int = 0,
     ) -> LevelRun:
         """``requests`` measured requests with ``streams`` of them in flight at once: each
         stream is a thread that sends its next request as soon as its last one ended,
         each request on a connection of its own, until the requests are spent.
+
+        First every stream sends ``warmup`` untimed requests, all streams together, so the
+        measured ones do not pay for the runtime growing its caches for more streams; the
+        level's clock starts when the last stream has finished its warm-up.
 
         Under --foundry-lockstep the whole level is one turn: the partner never measures
         while these streams compete for the machine, and a level's streams never wait for
@@ -316,29 +321,52 @@ class ModelPool:
         stop = threading.Event()
         done: list[TimedRequest] = []
         fatal: list[ModelError] = []
+        # The level's start and the serving process's CPU time then: set when the warm-ups are over.
+        clock = [time.perf_counter_ns()]
+        cpu_start: list[float | None] = [None]
+
+        def start_measuring() -> None:
+            cpu_start[0] = cpu_seconds(pid) if pid is not None else None
+            clock[0] = time.perf_counter_ns()
+
         start_line = threading.Barrier(streams)
-        level_start_ns = time.perf_counter_ns()
+        measure_line = threading.Barrier(streams, action=start_measuring)
+
+        def send() -> Generation:
+            return client.chat(model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+
+        def failed(exc: Exception) -> str:
+            """The one-line error; a timeout or a lost connection also stops the level."""
+            if isinstance(exc, RequestTimeout | ConnectionFailed):
+                with lock:
+                    fatal.append(exc)
+                stop.set()
+            return one_line(str(exc)) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
 
         def stream(index: int) -> None:
             start_line.wait()
+            for _ in range(warmup):
+                if stop.is_set():
+                    break
+                try:
+                    send()
+                except Exception as exc:  # every stream must reach the measure line
+                    failed(exc)
+            measure_line.wait()
+            level_start_ns = clock[0]
             while not stop.is_set():
                 with lock:
                     if next(numbers) >= requests:
                         return
                 sent_ns = time.perf_counter_ns()
                 try:
-                    generation = client.chat(
-                        model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed
-                    )
-                except ModelError as exc:
-                    failed = from_clock(
-                        index, level_start_ns, sent_ns, time.perf_counter_ns(), error=one_line(str(exc))
-                    )
+                    generation = send()
+                except Exception as exc:  # kept on the timeline, whatever it was
+                    error = failed(exc)
                     with lock:
-                        done.append(failed)
-                        if isinstance(exc, RequestTimeout | ConnectionFailed):
-                            fatal.append(exc)
-                            stop.set()
+                        done.append(
+                            from_clock(index, level_start_ns, sent_ns, time.perf_counter_ns(), error=error)
+                        )
                     continue
                 metrics = generation.metrics
                 start_ns = generation.start_ns if generation.start_ns is not None else sent_ns
@@ -361,7 +389,6 @@ class ModelPool:
         peak: int | None = None
         cpu: float | None = None
         with self._turn(), RssSampler(pid) if pid is not None else nullcontext() as sampler:
-            cpu_before = cpu_seconds(pid) if pid is not None else None
             try:
                 for thread in threads:
                     thread.start()
@@ -371,7 +398,7 @@ class ModelPool:
                 stop.set()
                 raise
             if pid is not None:
-                cpu = measurable_cpu(cpu_before, cpu_seconds(pid))
+                cpu = measurable_cpu(cpu_start[0], cpu_seconds(pid))
         if sampler is not None:
             peak = sampler.peak_bytes
         if fatal:

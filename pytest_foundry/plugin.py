@@ -277,7 +277,8 @@ def foundry_concurrency(
     of the concurrency sweep, parametrized over ``--foundry-concurrency`` (ids ``c1``,
     ``c2``, ...): that many streams kept in flight, each request on its own connection,
     until ``--foundry-concurrency-requests`` requests (default: the rounds; at least 2 per
-    stream) are spent, on ``prompt`` (default: the run's first prompt).  Returns the
+    stream) are spent, on ``prompt`` (default: the run's first prompt), after
+    ``--foundry-warmup`` untimed requests per stream, all streams together.  Returns the
     level's LevelStats (system tok/s, errors, TTFT/TPOT/E2E, overlap); the report and
     results.json hold the sweep.  Under --foundry-lockstep a level is one turn."""
     level: int | None = getattr(request, "param", None)

@@ -50,6 +50,7 @@ class LevelState:
     prompt: str
     max_tokens: int
     seed: int
+    warmup: int = 0  # untimed requests per stream before the measured ones
     run: LevelRun | None = None  # None: the level could not start (reason says why)
     reason: str | None = None
 

@@ -181,6 +181,7 @@ class ConcurrencyLevelRecord(TypedDict):
     prompt: str
     max_tokens: int
     seed: int
+    warmup: int  # untimed requests per stream before the measured ones, all streams together
     status: Literal["ok", "error"]  # error: no request answered, or the level could not run
     reason: str | None
     requests: int

@@ -229,6 +229,7 @@ def _concurrency_record(
             state.seed,
             state.run.requests if state.run else None,
             reason=state.reason,
+            warmup=state.warmup,
             peak_rss=state.run.peak_rss if state.run else None,
             cpu_s=state.run.cpu_s if state.run else None,
         )

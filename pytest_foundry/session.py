@@ -139,7 +139,8 @@ class FoundrySession:
     ) -> LevelStats:
         """One level of the concurrency sweep: ``level`` streams in flight until the
         level's requests are spent (``--foundry-concurrency-requests``, default the
-        rounds; at least 2 per stream), on ``prompt`` (default: the run's first prompt).
+        rounds; at least 2 per stream), on ``prompt`` (default: the run's first prompt),
+        after ``--foundry-warmup`` untimed requests per stream.
         The level is recorded, failed requests included; raises ModelError (one line)
         when it could not start, or when the model broke during it."""
         from pytest_foundry.concurrency import level_stats, requests_for_level
@@ -149,12 +150,23 @@ class FoundrySession:
         settings = self.settings
         count = requests_for_level(level, requests or settings.concurrency_requests or settings.rounds)
         state = LevelState(
-            model, level, spec.id, max_tokens or spec.max_tokens or settings.max_tokens, settings.seed
+            model,
+            level,
+            spec.id,
+            max_tokens or spec.max_tokens or settings.max_tokens,
+            settings.seed,
+            warmup=settings.warmup,
         )
         try:
             pooled = self.pool.acquire(model)
             state.run = self.pool.request_level(
-                pooled, spec.messages(), state.max_tokens, state.seed, streams=level, requests=count
+                pooled,
+                spec.messages(),
+                state.max_tokens,
+                state.seed,
+                streams=level,
+                requests=count,
+                warmup=state.warmup,
             )
         except ModelError as exc:
             state.reason = one_line(str(exc))

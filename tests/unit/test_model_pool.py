@@ -240,3 +240,14 @@ def test_a_failed_request_is_counted_and_a_timeout_stops_the_level_and_breaks_th
     assert model.broken == "tiny: no answer within the 5 s timeout (later requests to tiny fail at once)"
     with pytest.raises(ModelError, match="later requests to tiny fail at once"):
         pool.request_level(model, WARM.messages(), 8, 1, streams=2, requests=4)
+
+
+def test_every_stream_warms_up_untimed_before_the_level_clock_starts():
+    chat = FakeChat()
+    pool = make_pool(FakeRuntime(), chat)
+    model = pool.acquire("tiny")
+    sent_before = len(chat.requests)
+    run = pool.request_level(model, WARM.messages(), 8, 1, streams=2, requests=4, warmup=2)
+    assert len(chat.requests) - sent_before == 2 * 2 + 4
+    assert len(run.requests) == 4
+    assert min(request.start_s for request in run.requests) >= 0.0
