@@ -16,9 +16,11 @@ From them, with T the level's wall span (earliest start to latest end):
 * speed-up = system tok/s at N / system tok/s at 1 (the same prompt, in the same run).
 
 A runtime *serialises requests* when, at every level of two or more streams, the speed-up
-is at most SERIAL_MAX_SPEEDUP and the decode overlap at most SERIAL_MAX_OVERLAP.  When the
-streams did decode together but throughput did not grow, the runtime shares the machine
-between them (e.g. every core is already busy with one stream).
+is at most SERIAL_MAX_SPEEDUP and the decode overlap at most SERIAL_MAX_OVERLAP.  It serves
+streams *in parallel* when the speed-up at the most streams swept is above
+SERIAL_MAX_SPEEDUP.  Otherwise the streams did decode together but throughput did not
+grow: the runtime *shares* the machine between them (e.g. every core is already busy with
+one stream).
 """
 
 from __future__ import annotations
@@ -201,7 +203,9 @@ def sweep_verdict(levels: Sequence[ConcurrencyLevelRecord]) -> SweepVerdict:
     )
     if all(ratio <= SERIAL_MAX_SPEEDUP and overlap <= SERIAL_MAX_OVERLAP for _, ratio, overlap in judged):
         return SweepVerdict("serialises", f"serialises requests ({figures})")
-    if any(ratio > SERIAL_MAX_SPEEDUP for _, ratio, _ in judged):
+    # Judged at the most streams swept: one lucky level in the middle (a slow minute during
+    # level 1) must not make a runtime that stays flat look parallel.
+    if judged[-1][1] > SERIAL_MAX_SPEEDUP:
         return SweepVerdict("parallel", f"serves streams in parallel ({figures})")
     return SweepVerdict(
         "shares", f"decodes streams together without more throughput: they share the machine ({figures})"

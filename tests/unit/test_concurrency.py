@@ -181,3 +181,12 @@ def test_the_concurrency_section_validates_against_the_schema():
     run["concurrency"]["levels"][0]["decode_overlap"] = 1.5
     with pytest.raises(Exception, match="decode_overlap"):
         validate_results(run, "built")
+
+
+def test_a_gain_in_the_middle_of_the_sweep_alone_is_not_parallel():
+    # Level 2 gained (level 1 met a slow minute), the most streams did not: it shares.
+    shared_two = [req(s, 1.6 * k, 1.6 * k + 0.1, 1.6 * (k + 1)) for k in range(2) for s in range(2)]
+    shared_four = [req(s, 4.0 * k, 4.0 * k + 0.1, 4.0 * (k + 1)) for k in range(2) for s in range(4)]
+    record = sweep({1: parallel_timeline(1, 4), 2: shared_two, 4: shared_four})
+    assert [round(level["speedup"], 2) for level in record["levels"]] == [1.0, 1.25, 1.0]
+    assert record["verdicts"][0]["verdict"] == "shares"
