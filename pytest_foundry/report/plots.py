@@ -245,7 +245,7 @@ def concurrency_plot(results: Results, key: str = "concurrency") -> Plot:
         for axes in (throughput, latency):
             axes.set_xticks(every_level)
             axes.set_xlabel("streams in flight")
-            axes.set_ylim(bottom=0)
+            _zero_or_log(axes)
             axes.grid(alpha=0.3)
         throughput.set_ylabel("system output tok/s")
         throughput.set_title("Throughput (dotted: linear scaling)", fontsize="medium")
@@ -259,6 +259,16 @@ def concurrency_plot(results: Results, key: str = "concurrency") -> Plot:
         "latency grows on the right."
     )
     return Plot(key, title, _inline_svg(figure, key, title), caption)
+
+
+def _zero_or_log(axes: Any) -> None:
+    """A linear axis from 0, or a log axis when the values span more than 10x (models of
+    very different speed side by side: a linear axis would flatten the slow one)."""
+    values = [y for line in axes.get_lines() for y in line.get_ydata() if y > 0]
+    if values and max(values) > 10 * min(values):
+        axes.set_yscale("log")
+    else:
+        axes.set_ylim(bottom=0)
 
 
 def render_plots(results: Results) -> list[Plot]:
