@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from statistics import median
 from typing import TYPE_CHECKING, Any
 
 from pytest_foundry.errors import (
@@ -49,6 +50,26 @@ class PoolSettings:
     max_tokens: int
     # Untimed requests after the cold one, so the measured rounds see a steady state.
     model_warmup: int
+    # Fresh loads per model whose load time and cold TTFT are summarised by their median:
+    # one cold start is a single sample, and its spread (SmolLM2: load 0.6-1.0 s, cold
+    # TTFT 100-200 ms run to run) would swap models' ranks by chance.
+    cold_starts: int = 1
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """One fresh load of a model in a process of its own, and its first request."""
+
+    load_s: float | None
+    cold_ttft_s: float | None
+    rss_after_load: int | None = None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {
+            "load_s": self.load_s,
+            "cold_ttft_s": self.cold_ttft_s,
+            "rss_after_load_bytes": self.rss_after_load,
+        }
 
 
 @dataclass(frozen=True)
@@ -76,8 +97,9 @@ class PooledModel:
     broken: str | None = None
     detail: str | None = None  # the whole text behind error / broken
     unavailable: bool = False  # error is a ModelUnavailable (no variant here): tests skip
-    loads: int = 0
-    cold_ttft_s: float | None = None
+    loads: int = 0  # loads that served the tests (extra cold starts are not counted)
+    # Every cold start measured, the serving load last (see PoolSettings.cold_starts).
+    cold_starts: list[ColdStart] = field(default_factory=list)
     rss_before_load: int | None = None
     peak_rss: int | None = None
     memory_pid: int | None = None
@@ -90,6 +112,16 @@ class PooledModel:
     @property
     def serving(self) -> bool:
         return self.loaded is not None and not self.released
+
+    @property
+    def load_s(self) -> float | None:
+        """The median load time of the cold starts (None where nothing was loaded)."""
+        return _median(start.load_s for start in self.cold_starts)
+
+    @property
+    def cold_ttft_s(self) -> float | None:
+        """The median TTFT of the first request after each cold start."""
+        return _median(start.cold_ttft_s for start in self.cold_starts)
 
 
 class ModelPool:
@@ -146,6 +178,23 @@ class ModelPool:
             raise ModelError(model.broken)
         if model.serving:
             return model
+        if not model.cold_starts:  # the extra samples, once: a later reload adds its own
+            self._extra_cold_starts(key, model)
+        return self._load_and_warm(model, self._settings.model_warmup)
+
+    def _extra_cold_starts(self, key: str, model: PooledModel) -> None:
+        """``cold_starts - 1`` fresh loads before the serving one, each followed by one
+        cold request and an unload.  Only where every load is a fresh process (a model
+        host); a failure here is the model's failure, as on the serving load."""
+        if self._settings.cold_starts < 2 or not self.ensure_runtime().isolated:
+            return
+        for _ in range(self._settings.cold_starts - 1):
+            self._load_and_warm(model, warmups=0, sample=True)
+            self.release(key)
+
+    def _load_and_warm(self, model: PooledModel, warmups: int, *, sample: bool = False) -> PooledModel:
+        """Load, then the cold request and ``warmups`` more.  ``sample``: an extra cold
+        start, not counted as one of the model's loads (each serves once per session)."""
         try:
             with self._turn():  # a load is heavy: never while the lockstep partner measures
                 runtime = self.ensure_runtime()
@@ -162,20 +211,20 @@ class ModelPool:
             model.unavailable = isinstance(exc, ModelUnavailable)
             raise (ModelUnavailable if model.unavailable else ModelError)(model.error) from None
         model.loaded, model.released = loaded, False
-        model.loads += 1
+        model.loads += 0 if sample else 1
         # A model host reports its own process and memory; otherwise the runtime's.
         model.memory_pid = loaded.pid if loaded.pid is not None else shared_pid
         model.rss_before_load = loaded.rss_before_load if loaded.pid is not None else rss_before
         model.client = self._client_factory(loaded.base_url, self._settings.timeout_s)
         with self._phase(model.slug, "warming up"):
-            self._warm(model)  # a failure here breaks the model (it did load)
+            self._warm(model, loaded, warmups)  # a failure here breaks the model (it did load)
         return model
 
-    def _warm(self, model: PooledModel) -> None:
-        """The first request after load gives the cold TTFT; then untimed full-length
-        requests warm caches so the measured rounds see a steady state."""
+    def _warm(self, model: PooledModel, loaded: LoadedModel, warmups: int) -> None:
+        """The first request after load gives the cold TTFT; then ``warmups`` untimed
+        full-length requests warm caches so the measured rounds see a steady state."""
         messages = self._warm_prompt.messages()
-        for index in range(1 + self._settings.model_warmup):
+        for index in range(1 + warmups):
             try:
                 generation = self.request(model, messages, self._settings.max_tokens, self._settings.seed)
             except ModelError as exc:
@@ -184,7 +233,8 @@ class ModelPool:
                     self._break(model, f"{model.slug}: {what} after load failed: {exc}", exc)
                 raise ModelError(model.broken or str(exc)) from None
             if index == 0:
-                model.cold_ttft_s = generation.metrics.ttft_s
+                start = ColdStart(loaded.load_s, generation.metrics.ttft_s, loaded.rss_after_load)
+                model.cold_starts.append(start)
 
     def release(self, key: str) -> None:
         """Unload a model once its tests are done, so the next one has the memory."""
@@ -422,6 +472,11 @@ class ModelPool:
     def _break(model: PooledModel, reason: str, exc: BaseException) -> None:
         model.broken = one_line(reason)
         model.detail = getattr(exc, "detail", None) or str(exc)
+
+
+def _median(values: Iterator[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return median(known) if known else None
 
 
 def _close_clients(model: PooledModel) -> None:

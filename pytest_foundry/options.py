@@ -68,6 +68,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="N",
     ),
     OptionSpec(
+        "cold-starts",
+        "fresh loads per model, each in a new host process with one cold request; load time "
+        "and cold TTFT are their medians (default 3; 1 for the quickest run)",
+        metavar="N",
+    ),
+    OptionSpec(
         "max-tokens", "output token budget per request (default 128)", env="BENCH_MAX_TOKENS", metavar="N"
     ),
     OptionSpec("seed", "seed sent with every request (default 42)", metavar="N"),
@@ -159,6 +165,7 @@ class Settings:
     rounds: int
     warmup: int
     model_warmup: int
+    cold_starts: int
     max_tokens: int
     seed: int
     timeout_s: float
@@ -305,6 +312,7 @@ def resolve_settings(
         rounds=parsed("rounds", 10, lambda n, v: _int(n, v, 1)),
         warmup=parsed("warmup", 1, lambda n, v: _int(n, v, 0)),
         model_warmup=parsed("model-warmup", 1, lambda n, v: _int(n, v, 0)),
+        cold_starts=parsed("cold-starts", 3, lambda n, v: _int(n, v, 1)),
         max_tokens=parsed("max-tokens", 128, lambda n, v: _int(n, v, 1)),
         seed=parsed("seed", 42, lambda n, v: _int(n, v, 0)),
         timeout_s=parsed("timeout", 120.0, _float),

@@ -81,8 +81,9 @@ class ModelRecord(TypedDict):
     status: ModelStatus
     reason: str | None
     reason_detail: NotRequired[str | None]  # the whole text behind reason
-    load_s: float | None
-    cold_ttft_s: float | None  # TTFT of the first request after load
+    load_s: float | None  # median over the cold starts
+    cold_ttft_s: float | None  # TTFT of the first request after load (median over the cold starts)
+    cold_starts: NotRequired[list[dict[str, float | int | None]]]  # each fresh load, the serving one last
     memory: MemoryRecord | None
 
 

@@ -106,10 +106,12 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         notes=request.notes,
         status=status,
         reason=reason,
-        load_s=loaded.load_s if loaded else None,
+        load_s=model.load_s,
         cold_ttft_s=model.cold_ttft_s,
         memory=memory,
     )
+    if model.cold_starts:
+        record["cold_starts"] = [start.as_dict() for start in model.cold_starts]
     detail = _failure_detail(model, status, reason)
     if detail:
         record["reason_detail"] = detail  # the whole text, where reason is shortened

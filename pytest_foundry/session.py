@@ -53,7 +53,6 @@ class FoundrySession:
     ) -> None:
         self.inputs: RunInputs = load_inputs(settings, base_dir)
         self.lockstep: Lockstep | None = Lockstep(settings.lockstep) if settings.lockstep else None
-        warm_prompt = self.inputs.prompts[0]
         self.pool = ModelPool(
             lambda: runtime_factory(settings),
             PoolSettings(
@@ -62,8 +61,8 @@ class FoundrySession:
                 seed=settings.seed,
                 max_tokens=settings.max_tokens,
                 model_warmup=settings.model_warmup,
+                cold_starts=settings.cold_starts,
             ),
-            warm_prompt,
             turn=self.turn,
             progress=progress,
             client_factory=client_factory,

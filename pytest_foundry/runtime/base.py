@@ -63,6 +63,9 @@ class Runtime(Protocol):
     """Start, resolve + load, unload, close: the lifecycle the session drives."""
 
     name: str  # "foundry-local" or "endpoint"
+    # Every load starts a fresh process of its own (a model host): a reload is a true
+    # cold start, so the pool may sample several (--foundry-cold-starts).
+    isolated: bool
 
     def start(self) -> None:
         """Start the runtime (idempotent)."""

@@ -50,6 +50,7 @@ class EndpointRuntime:
     """Sends requests to a server someone else runs."""
 
     name = "endpoint"
+    isolated = False  # a server someone else runs: nothing is loaded here
 
     def __init__(self, url: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
         self.base_url = normalise_base_url(url)

@@ -84,6 +84,7 @@ class FoundryLocalRuntime:
     """Runs models in this process through the Foundry Local SDK."""
 
     name = "foundry-local"
+    isolated = False  # models share this process (a model host runs one)
 
     def __init__(
         self,

@@ -73,6 +73,7 @@ class HostedRuntime:
     """Each model in a child process that runs Foundry Local and serves it on 127.0.0.1."""
 
     name = "foundry-local"
+    isolated = True  # a host process per load
 
     def __init__(self, cache_dir: Path | None = None, catalog: CatalogSettings | None = None) -> None:
         self._cache_dir = cache_dir

@@ -73,6 +73,7 @@ def run_plugin(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFacto
             "--foundry-rounds=2",
             "--foundry-warmup=0",
             "--foundry-model-warmup=0",
+            "--foundry-cold-starts=1",
             "--foundry-max-tokens=16",
             "--foundry-timeout=1",
             *extra,

@@ -105,6 +105,7 @@ class Inner:
             "--foundry-rounds=2",
             "--foundry-warmup=0",
             "--foundry-model-warmup=0",
+            "--foundry-cold-starts=1",
             "--foundry-max-tokens=16",
         ]
     )

@@ -199,6 +199,7 @@ def test_a_partner_interrupted_mid_run_leaves_the_other_to_finish_alone(inner):
         "--foundry-rounds=3",
         "--foundry-warmup=0",
         "--foundry-model-warmup=0",
+        "--foundry-cold-starts=1",
         "--foundry-max-tokens=16",
     ]
     codes, outputs = run_in_lockstep(inner, {"base": {}, "head": {"INTERRUPT_AT": "size_latency"}})

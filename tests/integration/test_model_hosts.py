@@ -115,3 +115,23 @@ def test_two_checkouts_sharing_a_model_cache_both_finish_in_lockstep(inner, tiny
         assert all(len(c["samples"]) == 4 for c in results["cells"]), side
         assert {c["status"] for c in results["cells"]} <= {"ok", "truncated"}, side
         assert results["run"]["lockstep"]["partnered_turns"] > 0
+
+
+def test_cold_starts_are_fresh_hosts_summarised_by_their_median(inner):
+    inner.write_prompts(inner.FOUR_PROMPTS[:1])
+    inner.pytester.makepyfile(test_answer=inner.ANSWER_TEST)
+    result = inner.run("--foundry-models=tiny", "--foundry-report=report", "--foundry-cold-starts=3")
+    result.assert_outcomes(passed=1)
+    (model,) = _results(inner)["models"]
+    starts = model["cold_starts"]
+    assert len(starts) == 3
+    # Each a model loaded afresh in a host of its own: a load time, a first answer and
+    # the memory of a process that holds the model.
+    for start in starts:
+        assert start["load_s"] > 0
+        assert start["cold_ttft_s"] > 0
+        assert start["rss_after_load_bytes"] > model["memory"]["rss_before_load_bytes"]
+    assert model["load_s"] == sorted(s["load_s"] for s in starts)[1]
+    assert model["cold_ttft_s"] == sorted(s["cold_ttft_s"] for s in starts)[1]
+    # The samples are not loads that served tests: the model still loaded once.
+    assert "model loads: 1 (tiny x1)" in result.stdout.str()

@@ -50,6 +50,7 @@ class FakeRuntime:
 
     broken: dict[str, str] = field(default_factory=dict)  # slug -> load error
     name: str = "fake"
+    isolated: bool = False  # True: like a model host, every load a fresh process
     started: int = 0
     closed: int = 0
     loads: list[str] = field(default_factory=list)
@@ -97,6 +98,7 @@ class FakeChat:
 
     script: dict[str, list[Generation | Exception]] = field(default_factory=dict)
     requests: list[tuple[str, int, int, float]] = field(default_factory=list)
+    sent: list[list[dict[str, str]]] = field(default_factory=list)  # each request's messages
     clients: list[FakeClient] = field(default_factory=list)
 
     def __call__(self, base_url: str, timeout_s: float) -> FakeClient:
@@ -116,6 +118,7 @@ class FakeClient:
     ) -> Generation:
         assert not self.closed, "request on a closed client"
         self.chat_script.requests.append((model_id, max_tokens, seed, temperature))
+        self.chat_script.sent.append(messages)
         answers = self.chat_script.script.get(model_id) or [generation(model_id)]
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, Exception):

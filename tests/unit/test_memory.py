@@ -122,8 +122,9 @@ def test_cpu_seconds_count_the_work_of_another_process():
             "import sys, threading, time\n"
             "sys.stdin.readline()\n"
             "def work():\n"
-            "    end = time.perf_counter() + 0.3\n"  # 0.3 s of work on a thread that then ends
-            "    while time.perf_counter() < end: pass\n"
+            # 0.3 s of CPU time (its own clock, so a busy machine cannot shorten it) on a
+            # thread that then ends.
+            "    while time.thread_time() < 0.3: pass\n"
             "t = threading.Thread(target=work); t.start(); t.join()\n"
             "print('done', flush=True)\n"
             "sys.stdin.readline()\n",

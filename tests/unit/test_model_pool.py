@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from fake_runtime import FakeChat, FakeRuntime, generation
@@ -251,3 +252,51 @@ def test_every_stream_warms_up_untimed_before_the_level_clock_starts():
     assert len(chat.requests) - sent_before == 2 * 2 + 4
     assert len(run.requests) == 4
     assert min(request.start_s for request in run.requests) >= 0.0
+
+
+def test_cold_starts_sample_fresh_loads_and_report_their_medians():
+    runtime, chat = FakeRuntime(isolated=True), FakeChat()
+    # One cold request per extra load, then the serving load's cold request and warm-ups.
+    chat.script["tiny-generic-cpu:1"] = [
+        generation("tiny", ttft_ms=300.0),
+        generation("tiny", ttft_ms=100.0),
+        generation("tiny", ttft_ms=120.0),
+        generation("tiny", ttft_ms=10.0),
+    ]
+    pool = ModelPool(lambda: runtime, replace(SETTINGS, cold_starts=3), WARM, client_factory=chat)
+    pool.add(TINY)
+    model = pool.acquire("tiny")
+    assert runtime.loads == ["tiny"] * 3
+    assert runtime.unloads == ["tiny"] * 2  # the extra hosts end; the last one serves
+    assert model.serving
+    assert model.loads == 1  # a model still serves from one load per session
+    # 2 extra loads x 1 cold request, then 1 cold + 2 warm-up requests on the serving load.
+    assert len(chat.requests) == 2 + 1 + 2
+    assert [round(s.cold_ttft_s * 1000) for s in model.cold_starts] == [300, 100, 120]
+    assert model.cold_ttft_s == pytest.approx(0.120)  # the median, not the 300 ms outlier
+    assert model.load_s == pytest.approx(0.25)
+    # A reload later adds its own sample, not another round of extra loads.
+    pool.release("tiny")
+    pool.acquire("tiny")
+    assert len(runtime.loads) == 4
+    assert len(model.cold_starts) == 4
+
+
+def test_cold_starts_are_one_where_a_reload_is_no_fresh_process():
+    runtime, chat = FakeRuntime(isolated=False), FakeChat()
+    pool = ModelPool(lambda: runtime, replace(SETTINGS, cold_starts=3), WARM, client_factory=chat)
+    pool.add(TINY)
+    assert len(pool.acquire("tiny").cold_starts) == 1
+    assert runtime.loads == ["tiny"]
+
+
+def test_a_failing_extra_cold_start_is_the_model_s_failure():
+    runtime = FakeRuntime(isolated=True)
+    chat = FakeChat(script={"tiny-generic-cpu:1": [ModelError("HTTP 500: out of memory")]})
+    pool = ModelPool(lambda: runtime, replace(SETTINGS, cold_starts=3), WARM, client_factory=chat)
+    pool.add(TINY)
+    with pytest.raises(ModelError, match="tiny: cold request after load failed: HTTP 500"):
+        pool.acquire("tiny")
+    assert runtime.loads == ["tiny"]  # no further loads after the failure
+    with pytest.raises(ModelError, match="cold request after load failed"):
+        pool.acquire("tiny")

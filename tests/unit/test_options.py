@@ -70,6 +70,11 @@ def test_precedence_cli_ini_env_default(cli, ini, env, expected):
     assert resolve(cli, ini, env).rounds == expected
 
 
+def test_cold_starts_default_to_three_medians():
+    assert resolve().cold_starts == 3
+    assert resolve(ini={"foundry_cold_starts": "1"}).cold_starts == 1
+
+
 def test_environment_fallbacks_of_the_workshop():
     s = resolve(
         env={
@@ -201,6 +206,7 @@ def test_compare_force_flag_from_cli_or_ini():
         ("foundry_price_per_kwh", "-0.1", r"--foundry-price-per-kwh: must be .*non-negative"),
         ("foundry_price_per_kwh", "inf", r"--foundry-price-per-kwh: must be .*finite"),
         ("foundry_judge_repeats", "0", r"--foundry-judge-repeats: must be at least 1"),
+        ("foundry_cold_starts", "0", r"--foundry-cold-starts: must be at least 1, got 0"),
         ("foundry_checks", "strict", r"--foundry-checks: expected one of report, fail, got 'strict'"),
         ("foundry_models", "a,b,a", r"--foundry-models: a named twice"),
         ("foundry_models", " , ,", r"--foundry-models: no model named"),

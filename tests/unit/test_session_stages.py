@@ -10,6 +10,7 @@ import pytest
 from fake_runtime import FakeChat, FakeRuntime, generation, settings
 
 from pytest_foundry.errors import ConfigError, ModelError, RequestTimeout
+from pytest_foundry.model_pool import PROBE_PROMPT
 from pytest_foundry.post_run import StepOutcome, run_step
 from pytest_foundry.run_summary import RunSummary, summary_lines
 from pytest_foundry.session import FoundrySession
@@ -226,3 +227,27 @@ def test_a_baseline_that_cannot_be_saved_is_one_error_line_and_fails_the_run(tmp
     assert step.error is not None
     assert summary.failed
     assert any(line.startswith("error: baseline not saved: ") for line in summary_lines(summary))
+
+
+def test_the_cold_and_warm_up_requests_send_the_probe_not_the_first_prompt(tmp_path):
+    # A first prompt too long for a model must fail only its own cells.
+    chat = FakeChat()
+    session, _ = make_session(tmp_path, chat=chat, **{"model-warmup": "1"})
+    session.generate("m1", session.prompts[1])
+    assert chat.sent[:2] == [PROBE_PROMPT.messages()] * 2
+    assert chat.sent[2] == session.prompts[1].messages()
+
+
+def test_cold_starts_reach_the_record_as_medians_with_every_sample(tmp_path):
+    chat = FakeChat()
+    session, runtime = make_session(
+        tmp_path, chat=chat, runtime=FakeRuntime(isolated=True), **{"cold-starts": "2", "models": "m1"}
+    )
+    run_cells(session, models=("m1",))
+    results = session.finish().results
+    assert results is not None
+    (model,) = results["models"]
+    assert runtime.loads == ["m1", "m1"]
+    fields = {"load_s", "cold_ttft_s", "rss_after_load_bytes"}
+    assert [set(start) for start in model["cold_starts"]] == [fields] * 2
+    assert model["load_s"] == pytest.approx(0.25)
