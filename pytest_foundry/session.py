@@ -170,6 +170,9 @@ class FoundrySession:
         except ModelError as exc:
             state.reason = one_line(str(exc))
             raise
+        except KeyboardInterrupt:
+            state.reason = "interrupted before the level ended"
+            raise
         finally:
             self.recorder.record_level(state)
         if pooled.broken is not None:
