@@ -15,7 +15,7 @@ import numpy as np
 
 from pytest_foundry.gate.catalog import CONCURRENCY_E2E_P95, CONCURRENCY_TPS, GATE_METRICS, GateMetric
 from pytest_foundry.gate.changed_outputs import output_change
-from pytest_foundry.gate.fingerprints import check_comparable
+from pytest_foundry.gate.fingerprints import APART_NOTE, check_comparable, measured_in_lockstep
 
 # The report's values are defined in gate_report.py; re-exported as this module's results.
 from pytest_foundry.gate.gate_report import NO_CI_NOTE as NO_CI_NOTE
@@ -65,6 +65,9 @@ def compare_results(
     head_models = {model["slug"]: model for model in head["models"]}
     base_cells = _cells_by_model(base["cells"])
     head_cells = _cells_by_model(head["cells"])
+    apart = not measured_in_lockstep(base, head)
+    if apart:
+        report.warnings.append(APART_NOTE)
     for name in sorted(policy.models_named() - set(base_models) - set(head_models)):
         report.warnings.append(f"the gate spec names model {name!r}, which neither run has")
     for slug in _union(base_models, head_models):
@@ -74,10 +77,10 @@ def compare_results(
             report.missing.append(MissingItem(slug, None, side, f"model not in the {_run_name(side)}"))
             continue
         _compare_model(
-            report, policy, base_model, head_model, base_cells.get(slug, {}), head_cells.get(slug, {})
+            report, policy, base_model, head_model, base_cells.get(slug, {}), head_cells.get(slug, {}), apart
         )
         if base_model["status"] == "ok" and head_model["status"] == "ok":
-            _compare_sweep(report, policy, slug, _levels_of(base, slug), _levels_of(head, slug))
+            _compare_sweep(report, policy, slug, _levels_of(base, slug), _levels_of(head, slug), apart)
     return report
 
 
@@ -88,6 +91,7 @@ def _compare_model(
     head_model: ModelRecord,
     base_cells: dict[str, CellRecord],
     head_cells: dict[str, CellRecord],
+    apart: bool,
 ) -> None:
     slug = base_model["slug"]
     sides: tuple[tuple[Side, ModelRecord], ...] = (("base", base_model), ("head", head_model))
@@ -104,7 +108,7 @@ def _compare_model(
     cell_rows: list[GateRow] = []
     model_rows: list[GateRow] = []
     for metric in GATE_METRICS:
-        rule = policy.rule_for(metric, slug)
+        rule = policy.rule_for(metric, slug, apart=apart)
         if metric.source == "model":
             row = _single_value_row(
                 metric, rule, slug, None, model_value(base_model, metric), model_value(head_model, metric)
@@ -279,10 +283,12 @@ def _compare_sweep(
     slug: str,
     base_levels: dict[int, ConcurrencyLevelRecord],
     head_levels: dict[int, ConcurrencyLevelRecord],
+    apart: bool,
 ) -> None:
     """Per level: system tok/s and E2E p95, each with a bootstrap CI over the level's
     requests; per model: their geometric mean over the levels, which decides (level rows
-    warn at most, like prompt rows).  A level in one run only, or failed, is missing."""
+    warn at most, like prompt rows).  A level in one run only, or failed, is missing.
+    Both are wall-clock figures: between runs measured apart they only warn by default."""
     if not base_levels and not head_levels:
         return
     pairs: list[tuple[ConcurrencyLevelRecord, ConcurrencyLevelRecord]] = []
@@ -305,7 +311,7 @@ def _compare_sweep(
     level_rows: list[GateRow] = []
     model_rows: list[GateRow] = []
     for metric in (CONCURRENCY_TPS, CONCURRENCY_E2E_P95):
-        rule = policy.rule_for(metric, slug)
+        rule = policy.rule_for(metric, slug, apart=apart)
         estimates: list[RatioEstimate] = []
         for base_level, head_level in pairs:
             row, estimate = _level_row(metric, rule, policy, slug, base_level, head_level)

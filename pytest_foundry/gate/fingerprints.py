@@ -58,6 +58,18 @@ def soft_differences(base: Results, head: Results) -> list[str]:
     return notes + lockstep_notes(base, head)
 
 
+def measured_in_lockstep(base: Results, head: Results) -> bool:
+    """Were both runs measured in lockstep, most of their turns partnered?"""
+    sides = [base["run"].get("lockstep"), head["run"].get("lockstep")]
+    return all(side is not None and side["partnered_turns"] > side["solo_turns"] for side in sides)
+
+
+APART_NOTE = (
+    "the runs were not measured in lockstep: wall-clock figures (TTFT, TPOT, decode, E2E, load "
+    "time) only warn by default, and CPU time per token gates speed (docs/gate.md)"
+)
+
+
 def lockstep_notes(base: Results, head: Results) -> list[str]:
     """Where the runs were not measured in lockstep all along, drift is not cancelled."""
     sides = (("baseline", base["run"].get("lockstep")), ("head", head["run"].get("lockstep")))

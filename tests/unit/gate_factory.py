@@ -14,9 +14,11 @@ CPU = "Synthetic CPU @ 3.0GHz"
 PACKAGES = {"foundry-local-sdk": "2.2.0", "onnxruntime": "1.22.0", "onnxruntime-genai-core": "0.9.0"}
 
 
-def request(ttft_s: float, tpot_s: float, tokens: int = 64) -> dict[str, Any]:
+def request(
+    ttft_s: float, tpot_s: float, tokens: int = 64, cpu_per_token_s: float | None = None
+) -> dict[str, Any]:
     e2e_s = ttft_s + tpot_s * (tokens - 1)
-    return {
+    record: dict[str, Any] = {
         "ttft_s": ttft_s,
         "e2e_s": e2e_s,
         "output_tokens": tokens,
@@ -27,6 +29,9 @@ def request(ttft_s: float, tpot_s: float, tokens: int = 64) -> dict[str, Any]:
         "gaps_s": [],
         "finish_reason": "stop",
     }
+    if cpu_per_token_s is not None:
+        record["cpu_per_token_s"] = cpu_per_token_s
+    return record
 
 
 def noisy_requests(
@@ -37,11 +42,17 @@ def noisy_requests(
     tpot_s: float = 0.020,
     noise: float = 0.02,
     tokens: int = 64,
+    cpu_per_token_s: float | None = None,
 ) -> list[dict[str, Any]]:
-    """n requests whose TTFT and TPOT vary by ``noise`` (relative, log-normal)."""
+    """n requests whose TTFT, TPOT (and CPU time per token, if given) vary by ``noise``
+    (relative, log-normal)."""
     ttfts = ttft_s * rng.lognormal(0.0, noise, n)
     tpots = tpot_s * rng.lognormal(0.0, noise, n)
-    return [request(float(t), float(p), tokens) for t, p in zip(ttfts, tpots, strict=True)]
+    cpus = cpu_per_token_s * rng.lognormal(0.0, noise, n) if cpu_per_token_s is not None else [None] * n
+    return [
+        request(float(t), float(p), tokens, None if c is None else float(c))
+        for t, p, c in zip(ttfts, tpots, cpus, strict=True)
+    ]
 
 
 def output(
@@ -126,9 +137,13 @@ def results(
     cpu: str = CPU,
     packages: dict[str, str | None] | None = None,
     commit: str = "0123456789abcdef0123456789abcdef01234567",
+    lockstep: bool = True,
 ) -> Any:
-    """A results.json record (typed Any: tests edit it freely, then pass it as Results)."""
-    return {
+    """A results.json record (typed Any: tests edit it freely, then pass it as Results).
+
+    ``lockstep``: measured in lockstep with its partner (as the example workflow runs base
+    and head), so wall-clock figures gate at their default tiers; False: measured apart."""
+    record: Any = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
         "created_at": "2025-01-01T00:00:00+00:00",
@@ -158,6 +173,15 @@ def results(
         "models": list(models),
         "cells": list(cells),
     }
+    if lockstep:
+        record["run"]["lockstep"] = {
+            "seat": 0,
+            "partnered_turns": 40,
+            "solo_turns": 0,
+            "waited_s": 1.0,
+            "note": None,
+        }
+    return record
 
 
 def synthetic_run(
@@ -170,14 +194,27 @@ def synthetic_run(
     prompts: Sequence[str] = ("hello", "story"),
     load_s: float = 2.0,
     peak_mib: float = 800.0,
+    cpu_per_token_s: float | None = None,
+    cpu_slowdown: float = 1.0,
+    lockstep: bool = True,
 ) -> Any:
-    """A run of every model x prompt; ``slowdown`` multiplies TTFT and TPOT (1.2 = 20 % slower)."""
+    """A run of every model x prompt; ``slowdown`` multiplies TTFT and TPOT (1.2 = 20 % slower),
+    ``cpu_slowdown`` the CPU time per token (recorded only when ``cpu_per_token_s`` is given)."""
     rng = np.random.default_rng(seed)
+    cpu = cpu_per_token_s * cpu_slowdown if cpu_per_token_s is not None else None
     cells = [
-        cell(m, p, noisy_requests(rng, n, ttft_s=0.050 * slowdown, tpot_s=0.020 * slowdown, noise=noise))
+        cell(
+            m,
+            p,
+            noisy_requests(
+                rng, n, ttft_s=0.050 * slowdown, tpot_s=0.020 * slowdown, noise=noise, cpu_per_token_s=cpu
+            ),
+        )
         for m in models
         for p in prompts
     ]
     return results(
-        [model(m, load_s=load_s, peak_rss_bytes=int(peak_mib * 1024 * 1024)) for m in models], cells
+        [model(m, load_s=load_s, peak_rss_bytes=int(peak_mib * 1024 * 1024)) for m in models],
+        cells,
+        lockstep=lockstep,
     )

@@ -9,6 +9,7 @@ from gate_factory import PACKAGES, model, output, synthetic_run
 
 from pytest_foundry.errors import BaselineError
 from pytest_foundry.gate.compare import GateReport, GateRow, MissingItem, compare_results
+from pytest_foundry.gate.fingerprints import APART_NOTE
 from pytest_foundry.gate.policy import parse_gate_spec
 
 
@@ -97,8 +98,47 @@ class TestFingerprints:
         ]
         del base["run"]["lockstep"]
         assert compare_results(base, head).warnings == [
-            "only the head run was measured in lockstep: drift between the runs is not cancelled"
+            "only the head run was measured in lockstep: drift between the runs is not cancelled",
+            APART_NOTE,
         ]
+
+
+class TestRunsMeasuredApart:
+    """Runs not measured in lockstep: wall-clock figures warn, CPU time per token fails."""
+
+    WALL = ("ttft_p50", "ttft_p95", "tpot_median", "decode_tps", "e2e_p50", "e2e_p95")
+
+    def test_a_wall_clock_slowdown_only_warns_and_says_why(self) -> None:
+        base = synthetic_run(1, lockstep=False, cpu_per_token_s=0.004)
+        head = synthetic_run(2, lockstep=False, cpu_per_token_s=0.004, slowdown=1.3)
+        report = compare_results(base, head)
+        assert not report.failed
+        assert report.outcome == "warn"
+        regressed = [row for row in report.rows if row.prompt is None and row.verdict == "regressed"]
+        assert {row.metric: row.tier for row in regressed} == dict.fromkeys(self.WALL, "warn")
+        assert APART_NOTE in report.warnings
+
+    def test_cpu_time_per_token_fails_a_compute_slowdown(self) -> None:
+        base = synthetic_run(1, lockstep=False, cpu_per_token_s=0.004)
+        head = synthetic_run(2, lockstep=False, cpu_per_token_s=0.004, cpu_slowdown=1.15, slowdown=1.15)
+        report = compare_results(base, head)
+        assert report.failed
+        failing = {row.metric for row in report.rows if row.tier == "fail" and row.verdict == "regressed"}
+        assert failing == {"cpu_per_token"}
+
+    def test_in_lockstep_cpu_time_only_warns_and_wall_clock_fails(self) -> None:
+        base = synthetic_run(1, cpu_per_token_s=0.004)
+        head = synthetic_run(2, cpu_per_token_s=0.004, cpu_slowdown=1.15, slowdown=1.15)
+        report = compare_results(base, head)
+        failing = {row.metric for row in report.rows if row.tier == "fail" and row.prompt is None}
+        assert "tpot_median" in failing
+        assert "cpu_per_token" not in failing
+        assert APART_NOTE not in report.warnings
+
+    def test_a_rule_the_spec_sets_applies_as_written(self) -> None:
+        base = synthetic_run(1, lockstep=False)
+        head = synthetic_run(2, lockstep=False, slowdown=1.3)
+        assert compare_results(base, head, parse_gate_spec("tpot_median:+10%:fail")).failed
 
 
 class TestMissing:

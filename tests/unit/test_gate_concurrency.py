@@ -22,9 +22,9 @@ def noisy_level(rng, streams: int, per_stream: int, answer_s: float, noise: floa
     return requests
 
 
-def run(seed: int, slowdown: float = 1.0, levels=(1, 2)):
+def run(seed: int, slowdown: float = 1.0, levels=(1, 2), lockstep: bool = True):
     rng = np.random.default_rng(seed)
-    record = results([model("tiny")], [])
+    record = results([model("tiny")], [], lockstep=lockstep)
     record["concurrency"] = sweep({n: noisy_level(rng, n, 10 // n, 0.5 * slowdown) for n in levels})
     return record
 
@@ -46,6 +46,13 @@ def test_a_slower_sweep_fails_on_the_model_row_and_warns_per_level():
     assert (e2e[None].verdict, e2e[None].tier) == ("regressed", "warn")
     assert report.failed
     assert report.paired_cells == 2  # the two levels: a sweep-only run is something compared
+
+
+def test_between_runs_measured_apart_a_slower_sweep_only_warns():
+    report = compare_results(run(1, lockstep=False), run(2, slowdown=1.3, lockstep=False))
+    tps = rows_of(report, "concurrency_tps")
+    assert (tps[None].verdict, tps[None].tier) == ("regressed", "warn")
+    assert not report.failed
 
 
 def test_the_same_speed_is_unchanged():
