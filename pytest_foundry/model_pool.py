@@ -394,15 +394,18 @@ class ModelPool:
             return one_line(str(exc)) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
 
         def stream(index: int) -> None:
-            start_line.wait()
-            for _ in range(warmup):
-                if stop.is_set():
-                    break
-                try:
-                    send()
-                except Exception as exc:  # every stream must reach the measure line
-                    failed(exc)
-            measure_line.wait()
+            try:
+                start_line.wait()
+                for _ in range(warmup):
+                    if stop.is_set():
+                        break
+                    try:
+                        send()
+                    except Exception as exc:  # every stream must reach the measure line
+                        failed(exc)
+                measure_line.wait()
+            except threading.BrokenBarrierError:  # the level was interrupted before it began
+                return
             level_start_ns = clock[0]
             while not stop.is_set():
                 with lock:
@@ -446,6 +449,8 @@ class ModelPool:
                     thread.join()
             except BaseException:  # Ctrl-C: no new requests; those in flight end at their deadline
                 stop.set()
+                start_line.abort()
+                measure_line.abort()
                 raise
             if pid is not None:
                 cpu = measurable_cpu(cpu_start[0], cpu_seconds(pid))
