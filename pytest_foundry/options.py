@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     import pytest
 
 CHECK_MODES = ("report", "fail")
+# One stream and two: enough to tell a serialising runtime from a parallel one, and
+# short on the embedded model in CI; --foundry-concurrency=1,2,4 sweeps further.
+DEFAULT_CONCURRENCY = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "judge", "a second local model that scores outputs against each prompt's rubric", metavar="MODEL"
     ),
     OptionSpec("judge-repeats", "judge runs per output, each with another seed (default 1)", metavar="K"),
+    # -- the concurrency sweep (concurrency.py, bench_tests/test_concurrency.py) --
+    OptionSpec(
+        "concurrency",
+        "concurrency levels of the sweep: streams kept in flight at once (default 1,2)",
+        metavar="N,M",
+    ),
+    OptionSpec(
+        "concurrency-requests",
+        "requests per concurrency level, at least 2 per stream (default: --foundry-rounds)",
+        metavar="N",
+    ),
     # -- the Foundry catalog (runtime/catalog.py) --
     OptionSpec(
         "catalog-url",
@@ -178,6 +192,9 @@ class Settings:
     report_given: bool = False
     snapshot_compare: str = "exact"
     catalog: CatalogSettings = CatalogSettings()  # noqa: RUF009 - frozen, so shared safely
+    # The concurrency sweep: its levels, and requests per level (None: ``rounds``).
+    concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY
+    concurrency_requests: int | None = None
 
 
 def register_options(parser: pytest.Parser) -> None:
@@ -321,7 +338,28 @@ def resolve_settings(
         report_given="report" in raw,
         snapshot_compare=_snapshot_compare(text("snapshot-compare"), source("snapshot-compare")),
         catalog=_catalog_settings(raw.get("catalog-url"), text("catalog-region")),
+        concurrency=parsed("concurrency", DEFAULT_CONCURRENCY, _levels),
+        concurrency_requests=parsed("concurrency-requests", None, lambda n, v: _int(n, v, 1)),
     )
+
+
+def _levels(source: str, value: str) -> tuple[int, ...]:
+    """``"1,2,4"`` -> (1, 2, 4): whole numbers of streams, at least 1, each once."""
+    items = [item.strip() for item in value.replace("\n", ",").split(",") if item.strip()]
+    if not items:
+        raise ConfigError(f"{source}: no concurrency level named")
+    levels: list[int] = []
+    for item in items:
+        try:
+            number = int(item)
+        except ValueError:
+            raise ConfigError(f"{source}: expected whole numbers such as 1,2,4, got {item!r}") from None
+        if number < 1:
+            raise ConfigError(f"{source}: a level is a number of streams, at least 1, got {number}")
+        if number in levels:
+            raise ConfigError(f"{source}: level {number} named twice")
+        levels.append(number)
+    return tuple(levels)
 
 
 def _catalog_settings(urls: tuple[Any, Path, str] | None, region: str | None) -> CatalogSettings:

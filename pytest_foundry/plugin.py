@@ -18,6 +18,7 @@ from pytest_foundry.errors import FoundryError, ModelUnavailable
 from pytest_foundry.options import Settings, register_options, settings_from_config
 
 if TYPE_CHECKING:
+    from pytest_foundry.concurrency import LevelStats
     from pytest_foundry.prompts import PromptSpec
     from pytest_foundry.runtime.base import LoadedModel
     from pytest_foundry.runtime.streaming import Generation
@@ -87,6 +88,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("foundry_model", slugs, indirect=True, scope="session", ids=slugs)
     if "foundry_prompt" in metafunc.fixturenames:
         metafunc.parametrize("foundry_prompt", session.prompts, ids=[p.id for p in session.prompts])
+    if "foundry_concurrency" in metafunc.fixturenames:
+        levels = session.settings.concurrency
+        metafunc.parametrize("foundry_concurrency", levels, indirect=True, ids=[f"c{n}" for n in levels])
 
 
 @pytest.hookimpl(wrapper=True)
@@ -261,6 +265,28 @@ def foundry_benchmark(
             return _or_fail(lambda: foundry_session.generate(foundry_model.slug, spec, **options))
 
         return run_rounds(benchmark, foundry_session, foundry_model.slug, spec, one)
+
+    return run
+
+
+@pytest.fixture
+def foundry_concurrency(
+    request: pytest.FixtureRequest, foundry_model: LoadedModel, foundry_session: FoundrySession
+) -> Callable[..., LevelStats]:
+    """``foundry_concurrency(prompt=None, *, requests=None, max_tokens=None)``: one level
+    of the concurrency sweep, parametrized over ``--foundry-concurrency`` (ids ``c1``,
+    ``c2``, ...): that many streams kept in flight, each request on its own connection,
+    until ``--foundry-concurrency-requests`` requests (default: the rounds; at least 2 per
+    stream) are spent, on ``prompt`` (default: the run's first prompt), after
+    ``--foundry-warmup`` untimed requests per stream, all streams together.  Returns the
+    level's LevelStats (system tok/s, errors, TTFT/TPOT/E2E, overlap); the report and
+    results.json hold the sweep.  Under --foundry-lockstep a level is one turn."""
+    level: int | None = getattr(request, "param", None)
+    if level is None:
+        raise pytest.UsageError("foundry_concurrency is parametrized by pytest-foundry over its levels")
+
+    def run(prompt: PromptSpec | None = None, **options: Any) -> LevelStats:
+        return _or_fail(lambda: foundry_session.run_level(foundry_model.slug, level, prompt, **options))
 
     return run
 

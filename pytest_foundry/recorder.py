@@ -20,6 +20,7 @@ from pytest_foundry.status import CellStatus
 
 if TYPE_CHECKING:
     from pytest_foundry.metrics import RequestMetrics
+    from pytest_foundry.model_pool import LevelRun
     from pytest_foundry.quality.annotations import Annotations
     from pytest_foundry.runtime.streaming import Generation
 
@@ -40,6 +41,20 @@ class CellState:
     detail: str | None = None  # the whole text behind reason
 
 
+@dataclass
+class LevelState:
+    """One model x concurrency level of the sweep, as its test ran it."""
+
+    model: str
+    level: int
+    prompt: str
+    max_tokens: int
+    seed: int
+    warmup: int = 0  # untimed requests per stream before the measured ones
+    run: LevelRun | None = None  # None: the level could not start (reason says why)
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class SnapshotOutcome:
     """How one snapshot assertion ended: matched, changed, created or updated."""
@@ -58,6 +73,8 @@ class Recorder:
         self.cells: dict[tuple[str, str], CellState] = {}
         # (model slug, prompt id) of every case whose test asserted a snapshot in this run.
         self.asserted_snapshots: set[tuple[str, str]] = set()
+        # The concurrency sweep, by (model slug, level), in the order the tests ran them.
+        self.levels: dict[tuple[str, int], LevelState] = {}
 
     def cell(self, model: str, prompt: PromptSpec) -> CellState:
         key = (model, prompt.id)
@@ -76,6 +93,10 @@ class Recorder:
         cell = self.cell(model, prompt)
         cell.status, cell.reason = status, one_line(reason)
         cell.detail = detail if detail and detail != cell.reason else None
+
+    def record_level(self, state: LevelState) -> None:
+        """A concurrency level's run (a rerun of the same model x level replaces it)."""
+        self.levels[(state.model, state.level)] = state
 
     def record_latency(self, model: str, calls: Sequence[tuple[PromptSpec, Generation]], warmup: int) -> None:
         """A latency test's calls: the first ``warmup`` are warm-up rounds, kept apart."""

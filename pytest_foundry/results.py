@@ -160,6 +160,60 @@ class GitRecord(TypedDict):
     dirty: bool
 
 
+class ConcurrencyRequestRecord(TypedDict):
+    """One request of a concurrency level, on the level's timeline (seconds from its start)."""
+
+    stream: int  # which of the level's streams sent it, 0-based
+    start_s: float
+    first_token_s: float | None  # the first non-empty content delta
+    end_s: float  # the end of the stream, or when the request failed
+    output_tokens: int
+    ttft_s: float | None
+    tpot_s: float | None
+    e2e_s: float
+    error: str | None  # one line; null when answered
+
+
+class ConcurrencyLevelRecord(TypedDict):
+    """One model x level of the concurrency sweep (concurrency.py defines the figures)."""
+
+    model: str  # ModelRecord.slug
+    level: int  # streams kept in flight
+    prompt: str
+    max_tokens: int
+    seed: int
+    warmup: int  # untimed requests per stream before the measured ones, all streams together
+    status: Literal["ok", "error"]  # error: no request answered, or the level could not run
+    reason: str | None
+    requests: int
+    errors: int
+    wall_s: float
+    output_tokens: int
+    system_tps: float | None  # output tokens of the level / its wall span
+    speedup: float | None  # system_tps / system_tps of level 1 of the same model
+    mean_in_flight: float | None
+    mean_decoding: float | None
+    decode_overlap: float | None  # time with >= 2 decoding / time with >= 1 decoding
+    peak_rss_bytes: int | None
+    cpu_per_token_s: float | None
+    summary: dict[str, SummaryRecord]  # ttft_s, tpot_s, e2e_s over the answered requests
+    samples: list[ConcurrencyRequestRecord]
+
+
+class ConcurrencyVerdictRecord(TypedDict):
+    model: str
+    verdict: Literal["serialises", "parallel", "shares"] | None  # null: the sweep cannot tell
+    text: str
+
+
+class ConcurrencyRecord(TypedDict):
+    levels_requested: list[int]
+    serial_max_speedup: float
+    serial_max_overlap: float
+    levels: list[ConcurrencyLevelRecord]
+    verdicts: list[ConcurrencyVerdictRecord]
+
+
 class Results(TypedDict):
     schema: str
     schema_version: int
@@ -169,3 +223,4 @@ class Results(TypedDict):
     git: GitRecord | None
     models: list[ModelRecord]
     cells: list[CellRecord]
+    concurrency: NotRequired[ConcurrencyRecord]  # only when a concurrency test ran

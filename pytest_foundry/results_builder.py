@@ -20,6 +20,7 @@ from pytest_foundry.results import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
     CellRecord,
+    ConcurrencyRecord,
     FingerprintRecord,
     GitRecord,
     LockstepRecord,
@@ -196,7 +197,7 @@ def build_results(
     )
     cells = [_cell_record(recorder.cells[key], models[key[0]]) for key in keys]
     cells.extend(_unreached_cells(inputs, models.values(), {(c["model"], c["prompt"]) for c in cells}))
-    return Results(
+    results = Results(
         schema=SCHEMA_NAME,
         schema_version=SCHEMA_VERSION,
         created_at=context.created_at.isoformat(timespec="seconds"),
@@ -206,6 +207,37 @@ def build_results(
         models=model_records,
         cells=cells,
     )
+    if recorder.levels:
+        results["concurrency"] = _concurrency_record(inputs, recorder, model_order)
+    return results
+
+
+def _concurrency_record(
+    inputs: RunInputs, recorder: Recorder, model_order: dict[str, int]
+) -> ConcurrencyRecord:
+    """The sweep's levels of the models under test, in the models' order, then by level."""
+    from pytest_foundry.concurrency import level_record, sweep_record
+
+    states = sorted(
+        (state for (model, _), state in recorder.levels.items() if model in model_order),
+        key=lambda state: (model_order[state.model], state.level),
+    )
+    records = [
+        level_record(
+            state.model,
+            state.level,
+            state.prompt,
+            state.max_tokens,
+            state.seed,
+            state.run.requests if state.run else None,
+            reason=state.reason,
+            warmup=state.warmup,
+            peak_rss=state.run.peak_rss if state.run else None,
+            cpu_s=state.run.cpu_s if state.run else None,
+        )
+        for state in states
+    ]
+    return sweep_record(records, inputs.settings.concurrency)
 
 
 def _unreached_cells(

@@ -48,9 +48,11 @@ def summary_lines(summary: RunSummary) -> list[str]:
     """The foundry section of the terminal summary."""
     lines: list[str] = []
     if summary.results is not None:
+        from pytest_foundry.report.concurrency_section import terminal_lines as sweep_lines
         from pytest_foundry.terminal_table import results_table
 
         lines.extend(results_table(summary.results))
+        lines.extend(sweep_lines(summary.results))
         loads = ", ".join(f"{slug} x{count}" for slug, count in summary.load_counts if count)
         lines.append(f"model loads: {sum(c for _, c in summary.load_counts)} ({loads or 'none'})")
     if summary.gate_report is not None:

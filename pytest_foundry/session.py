@@ -34,6 +34,7 @@ from pytest_foundry.runtime.base import ProgressCallback, Runtime
 from pytest_foundry.runtime.chat_client import http_chat_client
 
 if TYPE_CHECKING:
+    from pytest_foundry.concurrency import LevelStats
     from pytest_foundry.results import Results
     from pytest_foundry.runtime.streaming import Generation
 
@@ -126,6 +127,59 @@ class FoundrySession:
             self.recorder.record_failure(model, prompt, "error", str(exc), exc.detail)
             raise
 
+    def run_level(
+        self,
+        model: str,
+        level: int,
+        prompt: PromptSpec | None = None,
+        *,
+        requests: int | None = None,
+        max_tokens: int | None = None,
+    ) -> LevelStats:
+        """One level of the concurrency sweep: ``level`` streams in flight until the
+        level's requests are spent (``--foundry-concurrency-requests``, default the
+        rounds; at least 2 per stream), on ``prompt`` (default: the run's first prompt),
+        after ``--foundry-warmup`` untimed requests per stream.
+        The level is recorded, failed requests included; raises ModelError (one line)
+        when it could not start, or when the model broke during it."""
+        from pytest_foundry.concurrency import level_stats, requests_for_level
+        from pytest_foundry.recorder import LevelState
+
+        spec = prompt or self.prompts[0]
+        settings = self.settings
+        count = requests_for_level(level, requests or settings.concurrency_requests or settings.rounds)
+        state = LevelState(
+            model,
+            level,
+            spec.id,
+            max_tokens or spec.max_tokens or settings.max_tokens,
+            settings.seed,
+            warmup=settings.warmup,
+        )
+        try:
+            pooled = self.pool.acquire(model)
+            state.run = self.pool.request_level(
+                pooled,
+                spec.messages(),
+                state.max_tokens,
+                state.seed,
+                streams=level,
+                requests=count,
+                warmup=state.warmup,
+            )
+        except ModelError as exc:
+            state.reason = one_line(str(exc))
+            raise
+        except KeyboardInterrupt:
+            state.reason = "interrupted before the level ended"
+            raise
+        finally:
+            self.recorder.record_level(state)
+        if pooled.broken is not None:
+            state.reason = pooled.broken
+            raise ModelError(pooled.broken)
+        return level_stats(level, state.run.requests)
+
     def adhoc_prompt(self, text: str) -> PromptSpec:
         """A PromptSpec for a prompt given as plain text in a test."""
         return PromptSpec(id="adhoc_" + output_sha256(text)[:10], prompt=text)
@@ -133,7 +187,9 @@ class FoundrySession:
     # -- end of run ----------------------------------------------------------------------
     @property
     def used(self) -> bool:
-        return bool(self.recorder.cells) or any(m.loads or m.error for m in self.models_under_test.values())
+        return bool(self.recorder.cells or self.recorder.levels) or any(
+            m.loads or m.error for m in self.models_under_test.values()
+        )
 
     def build_results(self, *, interrupted: bool = False) -> Results:
         from pytest_foundry.fingerprint import git_state, machine_fingerprint

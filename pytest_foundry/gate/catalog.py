@@ -25,8 +25,10 @@ from pytest_foundry.metric_catalog import (
 # Where a metric's value comes from:
 #   samples: one value per measured request (cell["samples"]), compared with a bootstrap CI;
 #   cell: one value per model x prompt (the quality scores), no CI;
-#   model: one value per model and run (load time, peak memory), no CI.
-Source = Literal["samples", "cell", "model"]
+#   model: one value per model and run (load time, peak memory), no CI;
+#   concurrency: one row per model x level of the concurrency sweep, from that level's
+#   requests (results["concurrency"]), with a bootstrap CI over them.
+Source = Literal["samples", "cell", "model", "concurrency"]
 
 MS_PER_S = 1000.0
 BYTES_PER_MIB = 1024.0 * 1024.0
@@ -145,6 +147,39 @@ GATE_METRICS: tuple[GateMetric, ...] = (
         floor=0.5,
     ),
 )
+
+# The concurrency sweep, per model x level; the level rows warn, the per-model row (the
+# geometric mean over levels) decides, as for prompts.
+CONCURRENCY_TPS = GateMetric(
+    "concurrency_tps",
+    "system tok/s",
+    "tok/s",
+    "higher",
+    "concurrency",
+    "system_tps",
+    None,  # a rate of the whole level: Σ tokens / wall span, not a statistic of samples
+    1.0,
+    warn=0.05,
+    fail=0.10,
+    floor=0.5,
+    clock="wall",
+)
+CONCURRENCY_E2E_P95 = GateMetric(
+    "concurrency_e2e_p95",
+    "E2E p95 under concurrency",
+    "ms",
+    "lower",
+    "concurrency",
+    "e2e_s",
+    "p95",
+    MS_PER_S,
+    warn=0.05,
+    fail=0.10,
+    floor=1.0,
+    unit_family="time",
+    clock="wall",
+)
+GATE_METRICS += (CONCURRENCY_TPS, CONCURRENCY_E2E_P95)
 
 METRICS_BY_NAME: dict[str, GateMetric] = {metric.name: metric for metric in GATE_METRICS}
 

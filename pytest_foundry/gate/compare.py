@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from pytest_foundry.gate.catalog import GATE_METRICS, GateMetric
+from pytest_foundry.gate.catalog import CONCURRENCY_E2E_P95, CONCURRENCY_TPS, GATE_METRICS, GateMetric
 from pytest_foundry.gate.changed_outputs import output_change
 from pytest_foundry.gate.fingerprints import APART_NOTE, check_comparable, measured_in_lockstep
 
@@ -27,6 +27,7 @@ from pytest_foundry.gate.gate_report import Side
 from pytest_foundry.gate.policy import GatePolicy, MetricRule, Tier
 from pytest_foundry.gate.stats import (
     RatioEstimate,
+    bootstrap_rate_ratio,
     bootstrap_ratio,
     decide,
     geometric_mean_ratio,
@@ -35,7 +36,7 @@ from pytest_foundry.gate.stats import (
 )
 from pytest_foundry.gate.values import model_value, quality_value, sample_values
 from pytest_foundry.metrics import TAIL_PERCENTILE_MIN_SAMPLES
-from pytest_foundry.results import CellRecord, ModelRecord, Results
+from pytest_foundry.results import CellRecord, ConcurrencyLevelRecord, ModelRecord, Results
 from pytest_foundry.status import MEASURED_STATUSES
 
 
@@ -78,6 +79,8 @@ def compare_results(
         _compare_model(
             report, policy, base_model, head_model, base_cells.get(slug, {}), head_cells.get(slug, {}), apart
         )
+        if base_model["status"] == "ok" and head_model["status"] == "ok":
+            _compare_sweep(report, policy, slug, _levels_of(base, slug), _levels_of(head, slug), apart)
     return report
 
 
@@ -111,6 +114,8 @@ def _compare_model(
                 metric, rule, slug, None, model_value(base_model, metric), model_value(head_model, metric)
             )
             model_rows += [row] if row else []
+        elif metric.source == "concurrency":
+            continue  # the sweep's levels: _compare_sweep
         elif metric.source == "samples":
             estimates: list[RatioEstimate] = []
             for base_cell, head_cell in pairs:
@@ -257,6 +262,173 @@ def _aggregate_samples_row(
         slug, None, metric.name, base, head, ratio, low, high, n_base, n_head,
         verdict=verdict, tier=tier, note=note,
     )  # fmt: skip
+
+
+# -- the concurrency sweep ---------------------------------------------------------------
+def level_label(level: int) -> str:
+    """Where a sweep row sits, in the prompt's place: "2 streams" (a space, so it can
+    never be a prompt id)."""
+    return f"{level} stream" + ("" if level == 1 else "s")
+
+
+def _levels_of(results: Results, slug: str) -> dict[int, ConcurrencyLevelRecord]:
+    sweep = results.get("concurrency")
+    levels = sweep["levels"] if sweep else []
+    return {level["level"]: level for level in levels if level["model"] == slug}
+
+
+def _compare_sweep(
+    report: GateReport,
+    policy: GatePolicy,
+    slug: str,
+    base_levels: dict[int, ConcurrencyLevelRecord],
+    head_levels: dict[int, ConcurrencyLevelRecord],
+    apart: bool,
+) -> None:
+    """Per level: system tok/s and E2E p95, each with a bootstrap CI over the level's
+    requests; per model: their geometric mean over the levels, which decides (level rows
+    warn at most, like prompt rows).  A level in one run only, or failed, is missing.
+    Both are wall-clock figures: between runs measured apart they only warn by default."""
+    if not base_levels and not head_levels:
+        return
+    pairs: list[tuple[ConcurrencyLevelRecord, ConcurrencyLevelRecord]] = []
+    for level in sorted(set(base_levels) | set(head_levels)):
+        base_level, head_level = base_levels.get(level), head_levels.get(level)
+        if base_level is None or head_level is None:
+            side: Side = "base" if base_level is None else "head"
+            report.missing.append(
+                MissingItem(slug, level_label(level), side, f"concurrency level not in the {_run_name(side)}")
+            )
+            continue
+        sides: tuple[tuple[Side, ConcurrencyLevelRecord], ...] = (("base", base_level), ("head", head_level))
+        failed = [(failed_side, record) for failed_side, record in sides if record["status"] != "ok"]
+        for failed_side, record in failed:
+            reason = _status_reason(record["status"], record["reason"])
+            report.missing.append(MissingItem(slug, level_label(level), failed_side, reason))
+        if not failed:
+            pairs.append((base_level, head_level))
+    report.paired_cells += len(pairs)
+    level_rows: list[GateRow] = []
+    model_rows: list[GateRow] = []
+    for metric in (CONCURRENCY_TPS, CONCURRENCY_E2E_P95):
+        rule = policy.rule_for(metric, slug, apart=apart)
+        estimates: list[RatioEstimate] = []
+        for base_level, head_level in pairs:
+            row, estimate = _level_row(metric, rule, policy, slug, base_level, head_level)
+            level_rows.append(row)
+            estimates += [estimate] if estimate else []
+        if not pairs:
+            continue
+        if not estimates:
+            model_rows.append(
+                GateRow(
+                    slug,
+                    None,
+                    metric.name,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    sum(row.n_base for row in level_rows if row.metric == metric.name),
+                    sum(row.n_head for row in level_rows if row.metric == metric.name),
+                    verdict="inconclusive",
+                    tier=None,
+                    note="no level with enough requests on both sides",
+                )
+            )
+            continue
+        base, head, ratio, low, high = geometric_mean_ratio(estimates)
+        max_tier, tail_note = _tail_cap(metric, min(min(e.n_base, e.n_head) for e in estimates))
+        verdict, tier = decide(
+            base=base, head=head, ratio=ratio, ci_low=low, ci_high=high,
+            better=metric.better, rule=rule, max_tier=max_tier,
+        )  # fmt: skip
+        note = f"concurrency sweep: geometric mean over {plural(len(estimates), 'level')}"
+        model_rows.append(
+            GateRow(
+                slug,
+                None,
+                metric.name,
+                base,
+                head,
+                ratio,
+                low,
+                high,
+                sum(e.n_base for e in estimates),
+                sum(e.n_head for e in estimates),
+                verdict=verdict,
+                tier=tier,
+                note=note + (f"; {tail_note}" if tail_note else ""),
+            )
+        )
+    report.rows += model_rows + sorted(level_rows, key=lambda row: int((row.prompt or "0").split()[0]))
+
+
+def _level_row(
+    metric: GateMetric,
+    rule: MetricRule,
+    policy: GatePolicy,
+    slug: str,
+    base_level: ConcurrencyLevelRecord,
+    head_level: ConcurrencyLevelRecord,
+) -> tuple[GateRow, RatioEstimate | None]:
+    where = level_label(base_level["level"])
+    base_ok = [sample for sample in base_level["samples"] if sample["error"] is None]
+    head_ok = [sample for sample in head_level["samples"] if sample["error"] is None]
+    counts = {"n_base": len(base_ok), "n_head": len(head_ok)}
+    rng = rng_for(policy.seed, slug, where, metric.name)
+    if metric.statistic is None:  # system tok/s: the level's rate
+        base_value, head_value = base_level["system_tps"], head_level["system_tps"]
+    else:
+        base_value, head_value = (
+            _statistic_or_none([s["e2e_s"] * metric.scale for s in samples], metric)
+            for samples in (base_ok, head_ok)
+        )
+    if min(len(base_ok), len(head_ok)) < policy.min_samples:
+        row = GateRow(
+            slug, where, metric.name, base_value, head_value, _point_ratio(base_value, head_value),
+            None, None, **counts, verdict="inconclusive", tier=None,
+            note=f"n<{policy.min_samples}: too few requests for a CI",
+        )  # fmt: skip
+        return row, None
+    if metric.statistic is None:
+        assert base_value is not None and head_value is not None
+        estimate = bootstrap_rate_ratio(
+            (base_value, [s["output_tokens"] for s in base_ok], [s["e2e_s"] for s in base_ok]),
+            (head_value, [s["output_tokens"] for s in head_ok], [s["e2e_s"] for s in head_ok]),
+            resamples=policy.resamples,
+            confidence=policy.confidence,
+            rng=rng,
+        )
+    else:
+        estimate = bootstrap_ratio(
+            [s["e2e_s"] * metric.scale for s in base_ok],
+            [s["e2e_s"] * metric.scale for s in head_ok],
+            metric.statistic,
+            resamples=policy.resamples,
+            confidence=policy.confidence,
+            rng=rng,
+        )
+    if estimate is None:
+        row = GateRow(
+            slug, where, metric.name, base_value, head_value, None, None, None, **counts,
+            verdict="inconclusive", tier=None, note="the baseline value is 0: no ratio",
+        )  # fmt: skip
+        return row, None
+    max_tier, note = _tail_cap(metric, min(estimate.n_base, estimate.n_head))
+    if policy.prompt_rows_tier(slug) == "warn" and max_tier == "fail":
+        max_tier, note = "warn", "per-level rows warn; the model row decides"
+    verdict, tier = decide(
+        base=estimate.base, head=estimate.head, ratio=estimate.ratio,
+        ci_low=estimate.ci_low, ci_high=estimate.ci_high,
+        better=metric.better, rule=rule, max_tier=max_tier,
+    )  # fmt: skip
+    row = GateRow(
+        slug, where, metric.name, estimate.base, estimate.head, estimate.ratio,
+        estimate.ci_low, estimate.ci_high, **counts, verdict=verdict, tier=tier, note=note,
+    )  # fmt: skip
+    return row, estimate
 
 
 def _tail_cap(metric: GateMetric, n: int) -> tuple[Tier, str | None]:

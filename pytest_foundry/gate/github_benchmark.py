@@ -58,6 +58,8 @@ def benchmark_entries(
                     entries.append(_entry(metric, slug, None, value, None, "1 sample", verdicts))
             elif metric.source == "samples":
                 entries += _samples_entries(metric, slug, cells, policy, verdicts)
+            elif metric.source == "concurrency":
+                entries += _sweep_entries(results, metric, slug, verdicts)
             else:
                 scores = [(cell["prompt"], quality_value(cell, metric)) for cell in cells]
                 known = [(prompt, score) for prompt, score in scores if score is not None]
@@ -109,6 +111,26 @@ def _samples_entries(
         low, high = ci_bounds(np.exp(np.mean(np.stack(log_replicates), axis=0)), min(tails))
         extra = f"geometric mean over {plural(len(log_values), 'prompt')}"
         entries.append(_entry(metric, slug, None, value, (high - low) / 2.0, extra, verdicts))
+    return entries
+
+
+def _sweep_entries(
+    results: Results, metric: GateMetric, slug: str, verdicts: dict[tuple[str, str | None, str], GateRow]
+) -> list[Entry]:
+    """One entry per answered concurrency level: its system tok/s or E2E p95."""
+    from pytest_foundry.gate.compare import level_label
+
+    sweep = results.get("concurrency")
+    entries: list[Entry] = []
+    for level in sweep["levels"] if sweep else []:
+        if level["model"] != slug or level["status"] != "ok":
+            continue
+        summary = level["summary"].get("e2e_s")
+        value = level["system_tps"] if metric.statistic is None else (summary["p95"] if summary else None)
+        if value is not None:
+            where = level_label(level["level"])
+            extra = f"{level['requests']} requests"
+            entries.append(_entry(metric, slug, where, value * metric.scale, None, extra, verdicts))
     return entries
 
 

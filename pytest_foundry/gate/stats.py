@@ -140,6 +140,42 @@ def bootstrap_ratio(
     )
 
 
+def bootstrap_rate_ratio(
+    base: tuple[float, Sequence[float], Sequence[float]],
+    head: tuple[float, Sequence[float], Sequence[float]],
+    *,
+    resamples: int,
+    confidence: float,
+    rng: np.random.Generator,
+) -> RatioEstimate | None:
+    """CI of the ratio head/base of two *rates*, each given as (rate, amounts, durations):
+    the rate is scale × Σ amounts / Σ durations, and a replicate resamples the pairs of
+    amount and duration, with the scale held at its measured value.
+
+    A concurrency level's system tok/s is Σ tokens / wall span = (mean in flight) ×
+    Σ tokens / Σ request times: the requests' spread gives the CI, the rate itself is the
+    one reported.  None when a ratio cannot be formed (a zero rate or duration)."""
+
+    def replicates(rate: float, amounts: Sequence[float], durations: Sequence[float]) -> FloatArray | None:
+        tokens = np.asarray(amounts, dtype=np.float64)
+        seconds = np.asarray(durations, dtype=np.float64)
+        if rate <= 0 or tokens.size == 0 or seconds.sum() <= 0:
+            return None
+        scale = rate / (tokens.sum() / seconds.sum())
+        rows = rng.integers(0, tokens.size, size=(resamples, tokens.size))
+        return np.asarray(scale * tokens[rows].sum(axis=1) / seconds[rows].sum(axis=1), dtype=np.float64)
+
+    base_boot = replicates(*base)
+    head_boot = replicates(*head)
+    if base_boot is None or head_boot is None or np.any(base_boot <= 0):
+        return None
+    n_base, n_head = len(base[1]), len(head[1])
+    tail = expanded_tail(confidence, min(n_base, n_head))
+    ratios = head_boot / base_boot
+    low, high = ci_bounds(ratios, tail)
+    return RatioEstimate(base[0], head[0], head[0] / base[0], low, high, tail, n_base, n_head, ratios)
+
+
 def ci_bounds(replicates: FloatArray, tail: float) -> tuple[float, float]:
     """The (tail, 100 - tail) percentiles of the replicates."""
     low, high = np.percentile(replicates, [tail, 100.0 - tail])

@@ -217,10 +217,67 @@ def prompt_latency_plot(results: Results, key: str = "latency-per-prompt") -> Pl
     return Plot(key, title, _inline_svg(figure, key, title), caption)
 
 
+def concurrency_plot(results: Results, key: str = "concurrency") -> Plot:
+    """System tok/s (left) and E2E p50 / p95 (right) against the streams in flight, a line
+    per model; the ideal linear scaling from 1 stream is drawn dotted for comparison."""
+    from pytest_foundry.report.concurrency_section import e2e_stat, series
+
+    figure = _new_figure()
+    lines = series(results)
+    title = "Throughput and latency vs concurrency"
+    if not lines:
+        _placeholder(figure, "no answered concurrency level")
+    else:
+        throughput, latency = figure.subplots(1, 2)
+        for slug, levels in lines:
+            color = _color(results, slug)
+            xs = [level["level"] for level in levels]
+            throughput.plot(xs, [level["system_tps"] for level in levels], "o-", color=color, label=slug)
+            single = next((level["system_tps"] for level in levels if level["level"] == 1), None)
+            if single:
+                throughput.plot(xs, [single * x for x in xs], ":", color=color, alpha=0.6)
+            for stat, style in (("median", "o-"), ("p95", "s--")):
+                values = [e2e_stat(level, stat) for level in levels]
+                points = [(x, v * 1000) for x, v in zip(xs, values, strict=True) if v is not None]
+                label = f"{slug} E2E {'p50' if stat == 'median' else 'p95'}"
+                latency.plot([x for x, _ in points], [v for _, v in points], style, color=color, label=label)
+        every_level = sorted({level["level"] for _, levels in lines for level in levels})
+        for axes in (throughput, latency):
+            axes.set_xticks(every_level)
+            axes.set_xlabel("streams in flight")
+            _zero_or_log(axes)
+            axes.grid(alpha=0.3)
+        throughput.set_ylabel("system output tok/s")
+        throughput.set_title("Throughput (dotted: linear scaling)", fontsize="medium")
+        throughput.legend(fontsize="small")
+        latency.set_ylabel("E2E (ms)")
+        latency.set_title("Latency per request", fontsize="medium")
+        latency.legend(fontsize="small")
+    caption = (
+        "Each level keeps that many streams in flight; system tok/s is the level's output tokens "
+        "over its wall time. A runtime that serialises requests stays flat on the left while its "
+        "latency grows on the right."
+    )
+    return Plot(key, title, _inline_svg(figure, key, title), caption)
+
+
+def _zero_or_log(axes: Any) -> None:
+    """A linear axis from 0, or a log axis when the values span more than 10x (models of
+    very different speed side by side: a linear axis would flatten the slow one)."""
+    values = [y for line in axes.get_lines() for y in line.get_ydata() if y > 0]
+    if values and max(values) > 10 * min(values):
+        axes.set_yscale("log")
+    else:
+        axes.set_ylim(bottom=0)
+
+
 def render_plots(results: Results) -> list[Plot]:
-    return [
+    plots = [
         distribution_plot(results, "ttft_s", "TTFT", "ttft-distribution"),
         distribution_plot(results, "e2e_s", "E2E latency", "e2e-distribution"),
         speed_memory_plot(results),
         prompt_latency_plot(results),
     ]
+    if results.get("concurrency") is not None:
+        plots.append(concurrency_plot(results))
+    return plots

@@ -27,6 +27,7 @@ from pytest_foundry.metric_catalog import (
     TTFT_P95,
 )
 from pytest_foundry.report import formatting as fmt
+from pytest_foundry.report.concurrency_section import concurrency_table
 from pytest_foundry.report.record_reading import (
     ModelStats,
     cell_summary,
@@ -367,4 +368,5 @@ def build_report(results: Results) -> Report:
         selection=selection_table(results),
         models=models_table(results),
         detail=detail_table(results),
+        concurrency=concurrency_table(results),
     )

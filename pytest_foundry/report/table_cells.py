@@ -95,11 +95,14 @@ class Report:
     selection: Table
     models: Table
     detail: Table
+    concurrency: Table | None = None  # only when the run swept concurrency levels
 
     @property
-    def tables(self) -> tuple[Table, Table, Table]:
-        """In reading order: choose a model, then the per-prompt detail, then where models came from."""
-        return (self.selection, self.detail, self.models)
+    def tables(self) -> tuple[Table, ...]:
+        """In reading order: choose a model, then the per-prompt detail, the concurrency
+        sweep if any, then where models came from."""
+        sweep = () if self.concurrency is None else (self.concurrency,)
+        return (self.selection, self.detail, *sweep, self.models)
 
 
 def text_cell(text: str | None, missing: str = fmt.MISSING) -> Cell:

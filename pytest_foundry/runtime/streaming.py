@@ -48,6 +48,9 @@ class Generation:
     max_tokens: int
     seed: int
     temperature: float
+    # When the request was sent (``time.perf_counter_ns``): with the metrics, where it lies
+    # on a timeline of concurrent requests (the concurrency sweep).
+    start_ns: int | None = None
 
     @property
     def finish_reason(self) -> str | None:
@@ -236,6 +239,7 @@ def stream_chat(
         max_tokens=max_tokens,
         seed=seed,
         temperature=temperature,
+        start_ns=start_ns,
     )
 
 

@@ -61,7 +61,7 @@ def test_alias_resolves_to_cpu_variant_downloads_with_progress_and_passes(
 ) -> None:
     sealed, (first, _) = first_and_cached
     assert first["returncode"] == 0, first["stdout"][-3000:]
-    assert re.search(r"4 passed, 4 skipped", summary(first)), summary(first)
+    assert re.search(r"6 passed, 6 skipped", summary(first)), summary(first)
     # The progress bar reached the terminal although pytest captured test output.
     bars = re.findall(r"downloading tiny-cat-generic-cpu:1 \[[#.]{30}\]\s+([\d.]+)%", first["stdout"])
     assert bars[0] == "0.0", bars
@@ -93,7 +93,7 @@ def test_second_run_uses_the_cache_with_no_download_traffic(
 ) -> None:
     _, (_, cached) = first_and_cached
     assert cached["returncode"] == 0, cached["stdout"][-3000:]
-    assert "4 passed" in summary(cached)
+    assert "6 passed" in summary(cached)
     assert "2 snapshots passed" in cached["stdout"]  # the same text as the first run
     assert "downloading" not in cached["stdout"]
     assert DOWNLOAD_KINDS.isdisjoint(kinds(cached)), kinds(cached)
@@ -194,7 +194,7 @@ def test_ctrl_c_mid_download_leaves_no_cached_half_model_and_next_run_resumes(se
 
     # The next run fetches only what was missing, and passes.
     assert again["returncode"] == 0, again["stdout"][-3000:]
-    assert "8 passed" in summary(again)
+    assert "12 passed" in summary(again)
     assert gets(again, "stalls-generic-cpu") == ["model.onnx.data"]
     fetched = set(gets(again, "slow-generic-cpu"))
     # Files finished before the cancel are kept; the one in flight and the rest are fetched.
@@ -223,7 +223,7 @@ def test_catalog_down_gives_one_line_fast_and_the_other_models_run(sealed: Seale
         }
     )
     assert down["returncode"] == 1
-    assert re.search(r"4 passed, 8 errors", summary(down)), summary(down)
+    assert re.search(r"6 passed, 12 errors", summary(down)), summary(down)
     url = down["wiring"]["catalog_url"]
     for slug in ("tiny-cat", "tiny-b-cat"):
         assert error_lines(down, slug) == {f"{slug}: catalog unreachable (HTTP 503 from {url})"}
@@ -257,7 +257,7 @@ def test_unknown_alias_registry_404_and_truncated_blob_each_give_one_line(sealed
     )
     url = faulty["wiring"]["catalog_url"]
     assert faulty["returncode"] == 1
-    assert re.search(r"4 passed, 4 skipped, 12 errors", summary(faulty)), summary(faulty)
+    assert re.search(r"6 passed, 6 skipped, 18 errors", summary(faulty)), summary(faulty)
     assert error_lines(faulty, "nosuch") == {f"nosuch: alias nosuch not in the catalog {url}"}
     (registry,) = error_lines(faulty, "reg-404")
     assert registry.startswith("reg-404: download of reg-404-generic-cpu:1 failed: model registry API")
@@ -278,7 +278,7 @@ def test_proxy_mode_works_with_no_plugin_option(sealed: Sealed) -> None:
         {"wiring": "proxy", "args": sealed.args("--foundry-models=tiny-b-cat", "--snapshot-update")}
     )
     assert proxied["returncode"] == 0, proxied["stdout"][-3000:]
-    assert "4 passed" in summary(proxied)
+    assert "6 passed" in summary(proxied)
     assert "downloading tiny-b-cat-generic-cpu:1" in proxied["stdout"]
     assert "--foundry-catalog" not in " ".join(proxied["args"])
     tunnels = {(r["path"], r["status"]) for r in proxied["requests"] if r["kind"] == "connect"}

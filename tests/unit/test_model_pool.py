@@ -206,6 +206,54 @@ def test_a_pool_that_loaded_nothing_never_starts_the_runtime():
     assert runtime.started == runtime.closed == 0
 
 
+def test_a_concurrency_level_is_one_turn_for_all_its_streams():
+    turns: list[str] = []
+
+    @contextmanager
+    def turn():
+        turns.append("turn")
+        yield
+
+    chat = FakeChat()
+    pool = make_pool(FakeRuntime(), chat, turn=turn)
+    model = pool.acquire("tiny")
+    sent_before = len(chat.requests)
+    run = pool.request_level(model, WARM.messages(), 8, 1, streams=3, requests=7)
+    # 1 load + 3 warm-up requests, then the whole level in one turn.
+    assert len(turns) == 5
+    assert len(chat.requests) - sent_before == 7
+    assert len(run.requests) == 7
+    assert {request.stream for request in run.requests} <= {0, 1, 2}
+    assert all(request.ok and request.output_tokens == 5 for request in run.requests)
+
+
+def test_a_failed_request_is_counted_and_a_timeout_stops_the_level_and_breaks_the_model():
+    chat = FakeChat()
+    pool = make_pool(FakeRuntime(), chat)
+    model = pool.acquire("tiny")
+    chat.script["tiny-generic-cpu:1"] = [ModelError("tiny: HTTP 503 busy"), generation("tiny")]
+    run = pool.request_level(model, WARM.messages(), 8, 1, streams=1, requests=3)
+    assert [request.error for request in run.requests] == ["tiny: HTTP 503 busy", None, None]
+    assert model.broken is None
+    chat.script["tiny-generic-cpu:1"] = [RequestTimeout("tiny: no answer within the 5 s timeout")]
+    run = pool.request_level(model, WARM.messages(), 8, 1, streams=1, requests=3)
+    assert len(run.requests) == 1  # the level stopped at the timeout
+    assert model.broken == "tiny: no answer within the 5 s timeout (later requests to tiny fail at once)"
+    with pytest.raises(ModelError, match="later requests to tiny fail at once"):
+        pool.request_level(model, WARM.messages(), 8, 1, streams=2, requests=4)
+
+
+def test_every_stream_warms_up_untimed_before_the_level_clock_starts():
+    chat = FakeChat()
+    pool = make_pool(FakeRuntime(), chat)
+    model = pool.acquire("tiny")
+    sent_before = len(chat.requests)
+    run = pool.request_level(model, WARM.messages(), 8, 1, streams=2, requests=4, warmup=2)
+    assert len(chat.requests) - sent_before == 2 * 2 + 4
+    assert len(run.requests) == 4
+    assert min(request.start_s for request in run.requests) >= 0.0
+
+
 def test_cold_starts_sample_fresh_loads_and_report_their_medians():
     runtime, chat = FakeRuntime(isolated=True), FakeChat()
     # One cold request per extra load, then the serving load's cold request and warm-ups.

@@ -260,3 +260,34 @@ def test_split_models_keeps_order_and_drops_blanks():
 def test_split_models_names_every_duplicate_once():
     with pytest.raises(ConfigError, match=r"a, b named twice"):
         split_models("b,a,b,a,a")
+
+
+# -- the concurrency sweep -----------------------------------------------------------------
+def test_concurrency_defaults_and_sources():
+    assert resolve().concurrency == (1, 2)
+    assert resolve().concurrency_requests is None
+    s = resolve(cli={"foundry_concurrency": "1, 2,4"}, ini={"foundry_concurrency_requests": "12"})
+    assert (s.concurrency, s.concurrency_requests) == ((1, 2, 4), 12)
+    assert resolve(ini={"foundry_concurrency": "4\n8"}).concurrency == (4, 8)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "--foundry-concurrency: a level is a number of streams, at least 1, got 0"),
+        ("1,-2", "--foundry-concurrency: a level is a number of streams, at least 1, got -2"),
+        ("1,two", "--foundry-concurrency: expected whole numbers such as 1,2,4, got 'two'"),
+        ("1.5", "--foundry-concurrency: expected whole numbers such as 1,2,4, got '1.5'"),
+        ("1,2,1", "--foundry-concurrency: level 1 named twice"),
+        (",", "--foundry-concurrency: no concurrency level named"),
+    ],
+)
+def test_bad_concurrency_levels_are_one_line_errors(value, message):
+    with pytest.raises(ConfigError) as info:
+        resolve(cli={"foundry_concurrency": value})
+    assert str(info.value) == message
+
+
+def test_bad_concurrency_requests_name_the_ini_key():
+    with pytest.raises(ConfigError, match=r"^ini foundry_concurrency_requests: must be at least 1, got 0$"):
+        resolve(ini={"foundry_concurrency_requests": "0"})
