@@ -118,6 +118,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "judge", "a second local model that scores outputs against each prompt's rubric", metavar="MODEL"
     ),
     OptionSpec("judge-repeats", "judge runs per output, each with another seed (default 1)", metavar="K"),
+    OptionSpec(
+        "shard",
+        "measure shard K of N (1-based): whole models, shared out by sorted model id, round-robin "
+        "(shards.py); merge the shards' reports with 'pytest-foundry merge'",
+        metavar="K/N",
+    ),
     # -- the Foundry catalog (runtime/catalog.py) --
     OptionSpec(
         "catalog-url",
@@ -171,6 +177,7 @@ class Settings:
     report_given: bool = False
     snapshot_compare: str = "exact"
     catalog: CatalogSettings = CatalogSettings()  # noqa: RUF009 - frozen, so shared safely
+    shard: tuple[int, int] | None = None  # (K, N) of --foundry-shard=K/N, 1-based
 
 
 def register_options(parser: pytest.Parser) -> None:
@@ -313,7 +320,20 @@ def resolve_settings(
         report_given="report" in raw,
         snapshot_compare=_snapshot_compare(text("snapshot-compare"), source("snapshot-compare")),
         catalog=_catalog_settings(raw.get("catalog-url"), text("catalog-region")),
+        shard=parsed("shard", None, parse_shard),
     )
+
+
+def parse_shard(source: str, value: str) -> tuple[int, int]:
+    """``K/N`` -> (K, N), with 1 <= K <= N."""
+    index, sep, count = value.partition("/")
+    try:
+        k, n = int(index), int(count)
+    except ValueError:
+        k = n = 0
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise ConfigError(f"{source}: expected K/N with 1 <= K <= N (e.g. 2/3), got {value!r}")
+    return k, n
 
 
 def _catalog_settings(urls: tuple[Any, Path, str] | None, region: str | None) -> CatalogSettings:

@@ -95,8 +95,9 @@ def pytest_report_header(config: pytest.Config) -> str:
     session = _session(config)
     s = session.settings
     models = ", ".join(r.slug for r in session.inputs.requests)
+    shard = f" (shard {s.shard[0]}/{s.shard[1]}: {', '.join(session.shard_slugs)})" if s.shard else ""
     return (
-        f"foundry: {describe_backend(s.endpoint)}; models {models}; {len(session.prompts)} prompts, "
+        f"foundry: {describe_backend(s.endpoint)}; models {models}{shard}; {len(session.prompts)} prompts, "
         f"rounds {s.rounds} + warmup {s.warmup}, max_tokens {s.max_tokens}"
     )
 
@@ -115,6 +116,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("foundry_model", values, indirect=True, scope="session", ids=slugs)
     if "foundry_prompt" in metafunc.fixturenames:
         metafunc.parametrize("foundry_prompt", session.prompts, ids=[p.id for p in session.prompts])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # --foundry-shard=K/N: the other shards' models are deselected, reported as such.
+    session = _session(config)
+    if session.settings.shard is None:
+        return
+    from pytest_foundry.plugin_adapters import split_by_model
+
+    kept, deselected = split_by_model(items, set(session.shard_slugs))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @pytest.hookimpl(wrapper=True)

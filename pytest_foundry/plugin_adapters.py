@@ -100,6 +100,20 @@ def _record(
         benchmark.extra_info.update(session.recorder.latency_info(model, prompt, last, variant))
 
 
+# -- CI shards --------------------------------------------------------------------------
+def split_by_model(
+    items: Sequence[pytest.Item], slugs: set[str]
+) -> tuple[list[pytest.Item], list[pytest.Item]]:
+    """Items of the given models (and items that use no foundry model), and the others."""
+    kept: list[pytest.Item] = []
+    other: list[pytest.Item] = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        model = params.get("foundry_model")
+        (other if model is not None and model not in slugs else kept).append(item)
+    return kept, other
+
+
 # -- outputs and snapshots (syrupy) ----------------------------------------------------
 def record_output(
     node: pytest.Item,

@@ -34,7 +34,7 @@ from pytest_foundry.runtime.base import ProgressCallback, Runtime
 from pytest_foundry.runtime.chat_client import http_chat_client
 
 if TYPE_CHECKING:
-    from pytest_foundry.results import Results
+    from pytest_foundry.results import Results, ShardRecord
     from pytest_foundry.runtime.streaming import Generation
     from pytest_foundry.shared_turn import SharedTurn
 
@@ -71,6 +71,12 @@ class FoundrySession:
         )
         for request in self.inputs.requests:
             self.pool.add(request)
+        # The models this run measures: all of them, or this CI shard's (shards.py).
+        self.shard_slugs: tuple[str, ...] = tuple(r.slug for r in self.inputs.requests)
+        if settings.shard is not None:
+            from pytest_foundry.shards import shard_slugs
+
+            self.shard_slugs = shard_slugs(self.shard_slugs, *settings.shard)
         self.recorder = Recorder(settings.max_tokens, settings.seed, self.inputs.annotations)
         self.created_at = datetime.now(UTC)
         # The run's syrupy extension classes by comparison mode, made by the plugin layer.
@@ -91,7 +97,7 @@ class FoundrySession:
 
     @property
     def models_under_test(self) -> dict[str, PooledModel]:
-        return {request.slug: self.pool.models[request.slug] for request in self.inputs.requests}
+        return {slug: self.pool.models[slug] for slug in self.shard_slugs}
 
     def turn(self, timed: bool = True) -> AbstractContextManager[None]:
         """With --foundry-lockstep, wait for this run's turn; as a pytest-xdist worker,
@@ -169,6 +175,19 @@ class FoundrySession:
     def used(self) -> bool:
         return bool(self.recorder.cells) or any(m.loads or m.error for m in self.models_under_test.values())
 
+    def shard_record(self) -> ShardRecord | None:
+        shard = self.settings.shard
+        if shard is None:
+            return None
+        every = sorted(request.slug for request in self.inputs.requests)
+        record: ShardRecord = {
+            "index": shard[0],
+            "count": shard[1],
+            "models": list(self.shard_slugs),
+            "all_models": every,
+        }
+        return record
+
     def build_results(self, *, interrupted: bool = False) -> Results:
         from pytest_foundry.fingerprint import git_state, machine_fingerprint
         from pytest_foundry.footprint import folder_footprint
@@ -180,6 +199,7 @@ class FoundrySession:
             git=git_state(Path.cwd()),
             lockstep=self.lockstep.stats if self.lockstep is not None else None,
             interrupted=interrupted,
+            shard=self.shard_record(),
         )
         return build_results(
             self.inputs,
