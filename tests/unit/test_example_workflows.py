@@ -36,7 +36,7 @@ def commands(workflow: dict[str, Any]) -> list[list[str]]:
                 continue
             script = re.sub(r"\$\{\{[^}]*\}\}", "X", script.replace("\\\n", " "))
             # The workflow's own variables, expanded: $BENCH_ARGS holds options too.
-            script = re.sub(r"\$(\w+)", lambda m: str(env.get(m.group(1), m.group(0))), script)
+            script = re.sub(r"\$(\w+)", lambda m, env=env: str(env.get(m.group(1), m.group(0))), script)
             for line in script.splitlines():
                 lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
                 lexer.whitespace_split = True
