@@ -3,6 +3,7 @@
     pytest-foundry report RESULTS.json [--format md|html|csv|json ...] [--out DIR]
     pytest-foundry compare BASE HEAD [--gate SPEC] [--markdown FILE] ...
     pytest-foundry convert SOURCE --output DIR [--context N] ...   (the [convert] extra)
+    pytest-foundry merge DIR... --output DIR [--force]           (CI shards, docs/shards.md)
 
 Errors are one line on stderr (``pytest-foundry: error: ...``) and exit status 2.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_foundry import __version__
+from pytest_foundry import __version__, merge_command
 from pytest_foundry.convert import command as convert_command
 from pytest_foundry.errors import FoundryError, one_line
 from pytest_foundry.gate import compare_command
@@ -24,7 +25,11 @@ from pytest_foundry.results_file import load_results
 
 PROG = "pytest-foundry"
 # Each adds its sub-command's parser and sets ``func`` (``args -> int``) as its default.
-COMMANDS: tuple[Callable[[Any], None], ...] = (compare_command.add_parser, convert_command.add_parser)
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    compare_command.add_parser,
+    convert_command.add_parser,
+    merge_command.add_parser,
+)
 
 
 def _report_command(args: argparse.Namespace) -> int:

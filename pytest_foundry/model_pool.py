@@ -3,7 +3,9 @@
 Pure: no pytest.  The tests' models and the judge go through the same path: ``acquire``
 loads and warms a model once (later calls return it), ``release`` unloads it, and
 ``request`` sends one measured, streamed request while watching the serving process's
-memory.  Under ``--foundry-lockstep`` every load and request waits for this run's turn.
+memory.  Under ``--foundry-lockstep`` every load and request waits for this run's turn;
+under pytest-xdist the turn tells timed requests (exclusive) from untimed work (shared),
+see shared_turn.py.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
     from pytest_foundry.concurrency import TimedRequest
     from pytest_foundry.runtime.streaming import Generation
 
-Turn = Callable[[], AbstractContextManager[None]]
+# ``turn(timed)``: wait until this request may run.  timed=True: a measured figure comes
+# of it (a latency round, the cold request); False: a load or an untimed request.
+Turn = Callable[[bool], AbstractContextManager[None]]
 # The cold and warm-up requests after a load use this short probe, not a test prompt: a
 # prompt that is too long for the model then fails only its own cells.
 PROBE_PROMPT = PromptSpec(id="probe", prompt="Reply with one short sentence about the weather.")
@@ -143,7 +147,7 @@ class ModelPool:
         self._client_factory = client_factory
         self._settings = settings
         self._warm_prompt = warm_prompt
-        self._turn: Turn = turn or nullcontext
+        self._turn: Turn = turn or (lambda timed: nullcontext())
         self.progress = progress
         self.runtime: Runtime | None = None
         self.models: dict[str, PooledModel] = {}
@@ -196,7 +200,8 @@ class ModelPool:
         """Load, then the cold request and ``warmups`` more.  ``sample``: an extra cold
         start, not counted as one of the model's loads (each serves once per session)."""
         try:
-            with self._turn():  # a load is heavy: never while the lockstep partner measures
+            # A load is heavy: never while the lockstep partner (or another worker) measures.
+            with self._turn(False):
                 runtime = self.ensure_runtime()
                 from pytest_foundry.memory import current_rss
 
@@ -226,7 +231,9 @@ class ModelPool:
         messages = self._warm_prompt.messages()
         for index in range(1 + warmups):
             try:
-                generation = self.request(model, messages, self._settings.max_tokens, self._settings.seed)
+                generation = self.request(
+                    model, messages, self._settings.max_tokens, self._settings.seed, timed=index == 0
+                )
             except ModelError as exc:
                 if model.broken is None:
                     what = "cold request" if index == 0 else "warm-up request"
@@ -284,8 +291,12 @@ class ModelPool:
         max_tokens: int,
         seed: int,
         temperature: float | None = None,
+        *,
+        timed: bool = True,
     ) -> Generation:
-        """One measured, streamed request; raises ModelError / RequestTimeout (one line)."""
+        """One measured, streamed request; raises ModelError / RequestTimeout (one line).
+        ``timed=False``: its figures are not recorded, so under pytest-xdist it may run
+        alongside other untimed work (never alongside a timed request)."""
         from pytest_foundry.memory import RssSampler, cpu_seconds, measurable_cpu
 
         if model.broken is not None:
@@ -307,9 +318,9 @@ class ModelPool:
 
         try:
             if pid is None:
-                with self._turn():
+                with self._turn(timed):
                     return send()  # no process to watch: memory and CPU time stay "n/a"
-            with self._turn(), RssSampler(pid) as sampler:
+            with self._turn(timed), RssSampler(pid) as sampler:
                 cpu_before = cpu_seconds(pid)
                 generation = send()
                 cpu_after = cpu_seconds(pid)
@@ -441,7 +452,7 @@ class ModelPool:
         ]
         peak: int | None = None
         cpu: float | None = None
-        with self._turn(), RssSampler(pid) if pid is not None else nullcontext() as sampler:
+        with self._turn(True), RssSampler(pid) if pid is not None else nullcontext() as sampler:
             try:
                 for thread in threads:
                     thread.start()

@@ -138,6 +138,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "requests per concurrency level, at least 2 per stream (default: --foundry-rounds)",
         metavar="N",
     ),
+    OptionSpec(
+        "shard",
+        "measure shard K of N (1-based): whole models, shared out by sorted model id, round-robin "
+        "(shards.py); merge the shards' reports with 'pytest-foundry merge'",
+        metavar="K/N",
+    ),
     # -- the Foundry catalog (runtime/catalog.py) --
     OptionSpec(
         "catalog-url",
@@ -195,6 +201,7 @@ class Settings:
     # The concurrency sweep: its levels, and requests per level (None: ``rounds``).
     concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY
     concurrency_requests: int | None = None
+    shard: tuple[int, int] | None = None  # (K, N) of --foundry-shard=K/N, 1-based
 
 
 def register_options(parser: pytest.Parser) -> None:
@@ -340,6 +347,7 @@ def resolve_settings(
         catalog=_catalog_settings(raw.get("catalog-url"), text("catalog-region")),
         concurrency=parsed("concurrency", DEFAULT_CONCURRENCY, _levels),
         concurrency_requests=parsed("concurrency-requests", None, lambda n, v: _int(n, v, 1)),
+        shard=parsed("shard", None, parse_shard),
     )
 
 
@@ -360,6 +368,18 @@ def _levels(source: str, value: str) -> tuple[int, ...]:
             raise ConfigError(f"{source}: level {number} named twice")
         levels.append(number)
     return tuple(levels)
+
+
+def parse_shard(source: str, value: str) -> tuple[int, int]:
+    """``K/N`` -> (K, N), with 1 <= K <= N."""
+    index, sep, count = value.partition("/")
+    try:
+        k, n = int(index), int(count)
+    except ValueError:
+        k = n = 0
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise ConfigError(f"{source}: expected K/N with 1 <= K <= N (e.g. 2/3), got {value!r}")
+    return k, n
 
 
 def _catalog_settings(urls: tuple[Any, Path, str] | None, region: str | None) -> CatalogSettings:

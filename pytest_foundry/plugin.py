@@ -36,9 +36,24 @@ def _session(config: pytest.Config) -> FoundrySession:
     return config.stash[SESSION_KEY]
 
 
+def _has_xdist(config: pytest.Config) -> bool:
+    # pytest-xdist's hooks exist only where it is installed (xdist_hooks.py).
+    pm = config.pluginmanager
+    return pm.hasplugin("xdist") or pm.hasplugin("xdist.plugin")
+
+
 # -- hooks ---------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
     register_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Before pytest-xdist turns "-n N" into "--dist load": group the cases by model.
+    if _has_xdist(config):
+        from pytest_foundry.xdist_hooks import choose_dist
+
+        choose_dist(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,6 +73,14 @@ def pytest_configure(config: pytest.Config) -> None:
         # Bad options, prompts/models files, gate spec or baseline: one line, no traceback.
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
+    if _has_xdist(config):
+        from pytest_foundry.xdist_hooks import start_xdist
+
+        try:
+            start_xdist(config, session)
+        except FoundryError as exc:
+            session.close()
+            raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -73,8 +96,9 @@ def pytest_report_header(config: pytest.Config) -> str:
     session = _session(config)
     s = session.settings
     models = ", ".join(r.slug for r in session.inputs.requests)
+    shard = f" (shard {s.shard[0]}/{s.shard[1]}: {', '.join(session.shard_slugs)})" if s.shard else ""
     return (
-        f"foundry: {describe_backend(s.endpoint)}; models {models}; {len(session.prompts)} prompts, "
+        f"foundry: {describe_backend(s.endpoint)}; models {models}{shard}; {len(session.prompts)} prompts, "
         f"rounds {s.rounds} + warmup {s.warmup}, max_tokens {s.max_tokens}"
     )
 
@@ -85,12 +109,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # session-scoped model up again (pytest#6979).
     if "foundry_model" in metafunc.fixturenames:
         slugs = [request.slug for request in session.inputs.requests]
-        metafunc.parametrize("foundry_model", slugs, indirect=True, scope="session", ids=slugs)
+        values: list[Any] = slugs
+        if _has_xdist(metafunc.config):
+            from pytest_foundry.xdist_hooks import grouped_params
+
+            values = grouped_params(slugs)  # each model's cases go to one worker
+        metafunc.parametrize("foundry_model", values, indirect=True, scope="session", ids=slugs)
     if "foundry_prompt" in metafunc.fixturenames:
         metafunc.parametrize("foundry_prompt", session.prompts, ids=[p.id for p in session.prompts])
     if "foundry_concurrency" in metafunc.fixturenames:
         levels = session.settings.concurrency
         metafunc.parametrize("foundry_concurrency", levels, indirect=True, ids=[f"c{n}" for n in levels])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # --foundry-shard=K/N: the other shards' models are deselected, reported as such.
+    session = _session(config)
+    if session.settings.shard is None:
+        return
+    from pytest_foundry.plugin_adapters import split_by_model
+
+    kept, deselected = split_by_model(items, set(session.shard_slugs))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @pytest.hookimpl(wrapper=True)
@@ -110,7 +152,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     pytest.fail(failure, pytrace=False)
 
 
-@pytest.hookimpl(wrapper=True)
+# trylast: inside pytest-xdist's own wrapper, which sends a worker's output after it.
+@pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
     from pytest_foundry.plugin_adapters import snapshot_names_unrelated_to_tests
     from pytest_foundry.snapshots import SnapshotWriteError
@@ -122,6 +165,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
         except SnapshotWriteError as exc:
             snapshot_error = f"snapshots not written: {exc}"
     foundry = _session(session.config)
+    if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the controller reports
+        from pytest_foundry.xdist_hooks import send_records
+
+        send_records(session.config, foundry, (snapshot_error,) if snapshot_error else ())
+        foundry.close()
+        return
     try:
         summary = foundry.finish(
             interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
@@ -190,6 +239,12 @@ def foundry_model(request: pytest.FixtureRequest, foundry_session: FoundrySessio
         raise pytest.UsageError(
             "foundry_model is parametrized by pytest-foundry; do not request it from a non-test"
         )
+    if hasattr(request.config, "workerinput"):
+        from pytest_foundry.xdist_hooks import ungrouped_reason
+
+        reason = ungrouped_reason(request.config)
+        if reason is not None:
+            pytest.fail(reason, pytrace=False)
     loaded = _or_fail(lambda: foundry_session.pool.acquire(slug).loaded)
     assert loaded is not None
     yield loaded
@@ -232,7 +287,10 @@ def foundry_generate(
 
     def generate(prompt: PromptSpec | str, **options: Any) -> Generation:
         spec = prompt if not isinstance(prompt, str) else foundry_session.adhoc_prompt(prompt)
-        generation = _or_fail(lambda: foundry_session.generate(foundry_model.slug, spec, **options))
+        # Outside a benchmark its timings are not recorded: untimed, under pytest-xdist.
+        generation = _or_fail(
+            lambda: foundry_session.generate(foundry_model.slug, spec, timed=benchmark is not None, **options)
+        )
         if benchmark is None:
             # Recorded at once: the snapshot fixture's teardown annotates this output.
             record_output(
@@ -249,7 +307,11 @@ def foundry_generate(
 
 @pytest.fixture
 def foundry_benchmark(
-    benchmark: Any, foundry_model: LoadedModel, foundry_prompt: PromptSpec, foundry_session: FoundrySession
+    request: pytest.FixtureRequest,
+    benchmark: Any,
+    foundry_model: LoadedModel,
+    foundry_prompt: PromptSpec,
+    foundry_session: FoundrySession,
 ) -> Callable[..., Generation]:
     """``foundry_benchmark(prompt=None, *, max_tokens=None, seed=None, temperature=None)``:
     the latency rounds of this model x prompt through pytest-benchmark's ``pedantic``:
@@ -258,13 +320,16 @@ def foundry_benchmark(
     into ``benchmark.extra_info``.  Returns the last Generation."""
     from pytest_foundry.plugin_adapters import run_rounds
 
+    # pytest-benchmark disables itself on a pytest-xdist worker: the rounds are ours there.
+    own_rounds = hasattr(request.config, "workerinput")
+
     def run(prompt: PromptSpec | None = None, **options: Any) -> Generation:
         spec = prompt or foundry_prompt
 
         def one() -> Generation:
             return _or_fail(lambda: foundry_session.generate(foundry_model.slug, spec, **options))
 
-        return run_rounds(benchmark, foundry_session, foundry_model.slug, spec, one)
+        return run_rounds(benchmark, foundry_session, foundry_model.slug, spec, one, own_rounds=own_rounds)
 
     return run
 

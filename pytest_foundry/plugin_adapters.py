@@ -31,11 +31,31 @@ def run_rounds(
     model: str,
     prompt: PromptSpec,
     one_request: Callable[[], Generation],
+    *,
+    own_rounds: bool = False,
 ) -> Generation:
     """The cell's warm-up and measured rounds through ``benchmark.pedantic``; the calls
-    are recorded (warm-ups apart) even when a round fails."""
+    are recorded (warm-ups apart) even when a round fails.
+
+    ``own_rounds`` (a pytest-xdist worker, where pytest-benchmark disables itself and
+    would run the function once): the rounds are run here, one after the other, so the
+    cell still has ``--foundry-rounds`` measured rounds.
+    """
     settings = session.settings
     calls: list[tuple[PromptSpec, Generation]] = []
+    if own_rounds:
+
+        def all_rounds() -> Generation:
+            for _ in range(settings.warmup + settings.rounds):
+                calls.append((prompt, one_request()))
+            return calls[-1][1]
+
+        try:
+            # Through pedantic all the same (run once, as disabled): the fixture is used.
+            own: Generation = benchmark.pedantic(all_rounds, rounds=1, warmup_rounds=0, iterations=1)
+        finally:
+            _record(benchmark, session, model, calls, min(settings.warmup, len(calls)))
+        return own
 
     def round_() -> Generation:
         generation = one_request()
@@ -78,6 +98,20 @@ def _record(
         loaded = session.pool.models[model].loaded
         variant = loaded.model_id if loaded is not None else None
         benchmark.extra_info.update(session.recorder.latency_info(model, prompt, last, variant))
+
+
+# -- CI shards --------------------------------------------------------------------------
+def split_by_model(
+    items: Sequence[pytest.Item], slugs: set[str]
+) -> tuple[list[pytest.Item], list[pytest.Item]]:
+    """Items of the given models (and items that use no foundry model), and the others."""
+    kept: list[pytest.Item] = []
+    other: list[pytest.Item] = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        model = params.get("foundry_model")
+        (other if model is not None and model not in slugs else kept).append(item)
+    return kept, other
 
 
 # -- outputs and snapshots (syrupy) ----------------------------------------------------

@@ -129,6 +129,32 @@ class LockstepRecord(TypedDict):
     note: str | None  # why the run went on alone, if it did
 
 
+class ShardRecord(TypedDict):
+    """--foundry-shard=K/N: this run measured shard K of N (shards.py)."""
+
+    index: int  # K, 1-based
+    count: int  # N
+    models: list[str]  # the slugs this shard measured
+    all_models: list[str]  # every slug of the suite, sorted: what the N shards share out
+
+
+class MergedShardRecord(TypedDict):
+    index: int
+    count: int
+    source: str  # the results.json the shard wrote
+    created_at: str
+    cpu: str
+    models: list[str]
+
+
+class MergedRecord(TypedDict):
+    """``pytest-foundry merge``: the shards this record was merged from, and what is missing."""
+
+    shards: list[MergedShardRecord]
+    missing_shards: list[int]  # K of the shards no results.json was given for
+    problems: list[str]  # one line each: missing shards and models, failed or interrupted shards
+
+
 class RunRecord(TypedDict):
     backend: Literal["foundry-local", "endpoint"]
     endpoint: str | None
@@ -144,6 +170,8 @@ class RunRecord(TypedDict):
     models_file: str | None
     lockstep: NotRequired[LockstepRecord]  # only with --foundry-lockstep
     interrupted: NotRequired[bool]  # Ctrl-C stopped the run: its cells are partial
+    shard: NotRequired[ShardRecord]  # only with --foundry-shard
+    merged: NotRequired[MergedRecord]  # only in a record pytest-foundry merge wrote
 
 
 class FingerprintRecord(TypedDict):

@@ -28,6 +28,7 @@ from pytest_foundry.results import (
     ModelRecord,
     Results,
     RunRecord,
+    ShardRecord,
 )
 from pytest_foundry.run_inputs import RunInputs
 from pytest_foundry.status import CellStatus, ModelStatus
@@ -45,6 +46,7 @@ class RunContext:
     git: GitRecord | None
     lockstep: LockstepStats | None = None
     interrupted: bool = False
+    shard: ShardRecord | None = None  # --foundry-shard: which models this run measured
 
 
 def cell_status(cell: CellState, model: PooledModel) -> tuple[CellStatus, str | None]:
@@ -146,7 +148,9 @@ def _failure_detail(model: PooledModel, status: str, reason: str | None) -> str 
     return model.detail
 
 
-def _run_record(inputs: RunInputs, lockstep: LockstepStats | None, interrupted: bool) -> RunRecord:
+def _run_record(
+    inputs: RunInputs, lockstep: LockstepStats | None, interrupted: bool, shard: ShardRecord | None = None
+) -> RunRecord:
     s = inputs.settings
     run = RunRecord(
         backend=inputs.backend,  # type: ignore[typeddict-item]
@@ -164,6 +168,8 @@ def _run_record(inputs: RunInputs, lockstep: LockstepStats | None, interrupted: 
     )
     if interrupted:
         run["interrupted"] = True
+    if shard is not None:
+        run["shard"] = shard
     if lockstep is not None:
         run["lockstep"] = LockstepRecord(
             seat=lockstep.seat,
@@ -201,7 +207,7 @@ def build_results(
         schema=SCHEMA_NAME,
         schema_version=SCHEMA_VERSION,
         created_at=context.created_at.isoformat(timespec="seconds"),
-        run=_run_record(inputs, context.lockstep, context.interrupted),
+        run=_run_record(inputs, context.lockstep, context.interrupted, context.shard),
         fingerprint=context.fingerprint,
         git=context.git,
         models=model_records,

@@ -35,8 +35,9 @@ from pytest_foundry.runtime.chat_client import http_chat_client
 
 if TYPE_CHECKING:
     from pytest_foundry.concurrency import LevelStats
-    from pytest_foundry.results import Results
+    from pytest_foundry.results import Results, ShardRecord
     from pytest_foundry.runtime.streaming import Generation
+    from pytest_foundry.shared_turn import SharedTurn
 
 
 class FoundrySession:
@@ -70,11 +71,21 @@ class FoundrySession:
         )
         for request in self.inputs.requests:
             self.pool.add(request)
+        # The models this run measures: all of them, or this CI shard's (shards.py).
+        self.shard_slugs: tuple[str, ...] = tuple(r.slug for r in self.inputs.requests)
+        if settings.shard is not None:
+            from pytest_foundry.shards import shard_slugs
+
+            self.shard_slugs = shard_slugs(self.shard_slugs, *settings.shard)
         self.recorder = Recorder(settings.max_tokens, settings.seed, self.inputs.annotations)
         self.created_at = datetime.now(UTC)
         # The run's syrupy extension classes by comparison mode, made by the plugin layer.
         self.snapshot_extensions: dict[str, type[Any]] = {}
         self.summary: RunSummary = EMPTY_SUMMARY
+        # Under pytest-xdist (xdist_hooks.py): a worker's turn shared with the other
+        # workers; the controller's problems with the workers' records.
+        self.shared_turn: SharedTurn | None = None
+        self.worker_problems: list[str] = []
 
     @property
     def settings(self) -> Settings:
@@ -86,17 +97,24 @@ class FoundrySession:
 
     @property
     def models_under_test(self) -> dict[str, PooledModel]:
-        return {request.slug: self.pool.models[request.slug] for request in self.inputs.requests}
+        return {slug: self.pool.models[slug] for slug in self.shard_slugs}
 
-    def turn(self) -> AbstractContextManager[None]:
-        """With --foundry-lockstep, wait for this run's turn; otherwise go straight on."""
-        return self.lockstep.turn() if self.lockstep is not None else nullcontext()
+    def turn(self, timed: bool = True) -> AbstractContextManager[None]:
+        """With --foundry-lockstep, wait for this run's turn; as a pytest-xdist worker,
+        for the workers' shared turn (exclusive when ``timed``); otherwise go straight on."""
+        if self.lockstep is not None:
+            return self.lockstep.turn()
+        if self.shared_turn is not None:
+            return self.shared_turn.take(timed)
+        return nullcontext()
 
     def close(self) -> None:
         """Unload every model and stop the runtime (idempotent, never raises)."""
         if self.lockstep is not None:
             self.lockstep.close()
         self.pool.close()
+        if self.shared_turn is not None:
+            self.shared_turn.close()
 
     # -- what tests do -------------------------------------------------------------------
     def generate(
@@ -107,9 +125,12 @@ class FoundrySession:
         max_tokens: int | None = None,
         seed: int | None = None,
         temperature: float | None = None,
+        timed: bool = True,
     ) -> Generation:
         """One measured request for a model x prompt; a failure is recorded on the cell
-        and re-raised as a one-line ModelError / RequestTimeout."""
+        and re-raised as a one-line ModelError / RequestTimeout.  ``timed=False`` (an
+        output test's request, whose timings are not recorded) may run alongside other
+        workers' untimed work under pytest-xdist."""
         pooled = self.pool.acquire(model)
         cell = self.recorder.cell(model, prompt)
         try:
@@ -119,6 +140,7 @@ class FoundrySession:
                 max_tokens or cell.max_tokens,
                 cell.seed if seed is None else seed,
                 temperature,
+                timed=timed,
             )
         except RequestTimeout as exc:
             self.recorder.record_failure(model, prompt, "timeout", str(exc), exc.detail)
@@ -184,12 +206,42 @@ class FoundrySession:
         """A PromptSpec for a prompt given as plain text in a test."""
         return PromptSpec(id="adhoc_" + output_sha256(text)[:10], prompt=text)
 
+    # -- pytest-xdist: a worker's records, merged by the controller ------------------------
+    def worker_records(self, errors: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A worker's cells and model figures as plain values, for the controller."""
+        from pytest_foundry.worker_records import export_records
+
+        return export_records(self.recorder, self.pool.models, errors)
+
+    def merge_worker(self, worker: str, payload: Any) -> None:
+        """Merge one worker's records (worker_records.py); problems fail the run."""
+        from pytest_foundry.worker_records import import_records
+
+        if payload is None:
+            self.worker_problems.append(f"worker {worker} sent no records: its cells are missing")
+            return
+        problems = import_records(payload, self.recorder, self.pool.models)
+        self.worker_problems.extend(f"worker {worker}: {problem}" for problem in problems)
+
     # -- end of run ----------------------------------------------------------------------
     @property
     def used(self) -> bool:
         return bool(self.recorder.cells or self.recorder.levels) or any(
             m.loads or m.error for m in self.models_under_test.values()
         )
+
+    def shard_record(self) -> ShardRecord | None:
+        shard = self.settings.shard
+        if shard is None:
+            return None
+        every = sorted(request.slug for request in self.inputs.requests)
+        record: ShardRecord = {
+            "index": shard[0],
+            "count": shard[1],
+            "models": list(self.shard_slugs),
+            "all_models": every,
+        }
+        return record
 
     def build_results(self, *, interrupted: bool = False) -> Results:
         from pytest_foundry.fingerprint import git_state, machine_fingerprint
@@ -202,6 +254,7 @@ class FoundrySession:
             git=git_state(Path.cwd()),
             lockstep=self.lockstep.stats if self.lockstep is not None else None,
             interrupted=interrupted,
+            shard=self.shard_record(),
         )
         return build_results(
             self.inputs,
@@ -216,6 +269,7 @@ class FoundrySession:
         save and compare baselines.  Problems become one-line messages, never raised."""
         from pytest_foundry import post_run
 
+        errors = (*errors, *self.worker_problems)
         notes: list[str] = []
         if self.lockstep is not None:
             if interrupted:

@@ -358,6 +358,13 @@ def report_meta(results: Results) -> tuple[tuple[str, str], ...]:
     ]
     if files:
         lines.append(("Files", " · ".join(files)))
+    shard, merged = run.get("shard"), run.get("merged")
+    if shard is not None:
+        lines.append(("Shard", f"{shard['index']}/{shard['count']}: {', '.join(shard['models'])}"))
+    if merged is not None:
+        shards = ", ".join(f"{s['index']}/{s['count']}" for s in merged["shards"])
+        lines.append(("Merged", f"shards {shards}" + ("" if merged["problems"] else " · complete")))
+        lines.extend(("INCOMPLETE", problem) for problem in merged["problems"])
     return tuple(lines)
 
 

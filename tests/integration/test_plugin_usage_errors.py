@@ -42,6 +42,8 @@ def test_file(inner):
         (["--foundry-checks=strict"], ["--foundry-checks", "report, fail"]),
         (["--foundry-models=tiny,tiny"], ["--foundry-models: tiny named twice"]),
         (["--foundry-models=tiny,pytest-foundry-tiny-generic-cpu:1"], ["share the id 'tiny'"]),
+        (["--foundry-shard=3/2"], ["--foundry-shard: expected K/N with 1 <= K <= N", "'3/2'"]),
+        (["--foundry-shard=1/2"], ["--foundry-shard=1/2: only 1 model(s) to share out"]),
     ],
 )
 def test_bad_option(inner, test_file, args, fragments):

@@ -91,10 +91,10 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
 
 
-def test_the_parser_has_the_report_compare_and_convert_commands() -> None:
+def test_the_parser_has_the_report_compare_convert_and_merge_commands() -> None:
     parser = cli.build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert sorted(subparsers.choices) == ["compare", "convert", "report"]
+    assert sorted(subparsers.choices) == ["compare", "convert", "merge", "report"]
 
 
 def test_python_dash_m_runs_the_cli(saved: Path) -> None:

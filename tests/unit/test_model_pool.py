@@ -175,19 +175,20 @@ def test_the_judge_is_borrowed_under_its_own_key_and_leaves_the_model_figures_al
     assert runtime.loads == ["tiny", "tiny"]
 
 
-def test_every_load_and_request_takes_a_turn():
+def test_every_load_and_request_takes_a_turn_timed_only_where_a_figure_is_recorded():
     turns: list[str] = []
 
     @contextmanager
-    def turn():
-        turns.append("turn")
+    def turn(timed):
+        turns.append("timed" if timed else "untimed")
         yield
 
     pool = make_pool(FakeRuntime(), FakeChat(), turn=turn)
     model = pool.acquire("tiny")
     pool.request(model, WARM.messages(), 8, 1)
-    # 1 load + 3 warm-up requests + 1 request.
-    assert len(turns) == 5
+    pool.request(model, WARM.messages(), 8, 1, timed=False)
+    # The load, the cold request (its TTFT is recorded), 2 warm-ups, then the two requests.
+    assert turns == ["untimed", "timed", "untimed", "untimed", "timed", "untimed"]
 
 
 def test_close_unloads_what_is_loaded_and_stops_the_runtime_once():
