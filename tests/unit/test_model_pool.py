@@ -208,11 +208,11 @@ def test_a_pool_that_loaded_nothing_never_starts_the_runtime():
 
 
 def test_a_concurrency_level_is_one_turn_for_all_its_streams():
-    turns: list[str] = []
+    turns: list[bool] = []
 
     @contextmanager
-    def turn():
-        turns.append("turn")
+    def turn(timed: bool):
+        turns.append(timed)
         yield
 
     chat = FakeChat()
@@ -220,8 +220,9 @@ def test_a_concurrency_level_is_one_turn_for_all_its_streams():
     model = pool.acquire("tiny")
     sent_before = len(chat.requests)
     run = pool.request_level(model, WARM.messages(), 8, 1, streams=3, requests=7)
-    # 1 load + 3 warm-up requests, then the whole level in one turn.
+    # 1 load + 3 warm-up requests, then the whole level in one timed turn.
     assert len(turns) == 5
+    assert turns[-1] is True
     assert len(chat.requests) - sent_before == 7
     assert len(run.requests) == 7
     assert {request.stream for request in run.requests} <= {0, 1, 2}
