@@ -47,13 +47,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     register_options(parser)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
-    # Before pytest-xdist turns "-n N" into "--dist load": group the cases by model.
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, int | pytest.ExitCode, int | pytest.ExitCode]:
+    # Before pytest-xdist turns "-n N" into "--dist load": group the cases by model.  A
+    # wrapper runs before every plain implementation; tryfirst would depend on which
+    # plugin the entry points happened to register last.
     if _has_xdist(config):
         from pytest_foundry.xdist_hooks import choose_dist
 
         choose_dist(config)
+    return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:
