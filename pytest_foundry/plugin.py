@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         session = FoundrySession(
             settings_from_config(config),
-            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog, s.timeout_s),
+            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog, s.timeout_s, s.llama),
             base_dir=config.invocation_params.dir,
             progress=download_progress(config),
             phase=long_work_progress(config),
@@ -73,7 +73,8 @@ def pytest_report_header(config: pytest.Config) -> str:
     s = session.settings
     models = ", ".join(r.slug for r in session.inputs.requests)
     return (
-        f"foundry: {describe_backend(s.endpoint)}; models {models}; {len(session.prompts)} prompts, "
+        f"foundry: {describe_backend(s.endpoint, session.inputs.requests, s.llama)}; models {models}; "
+        f"{len(session.prompts)} prompts, "
         f"rounds {s.rounds} + warmup {s.warmup}, max_tokens {s.max_tokens}"
     )
 

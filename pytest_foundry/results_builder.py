@@ -20,6 +20,8 @@ from pytest_foundry.results import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
     CellRecord,
+    EngineFingerprintRecord,
+    EngineRecord,
     FingerprintRecord,
     GitRecord,
     LockstepRecord,
@@ -44,6 +46,7 @@ class RunContext:
     git: GitRecord | None
     lockstep: LockstepStats | None = None
     interrupted: bool = False
+    load_average_start: tuple[float, float, float] | None = None
 
 
 def cell_status(cell: CellState, model: PooledModel) -> tuple[CellStatus, str | None]:
@@ -112,7 +115,25 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
     detail = _failure_detail(model, status, reason)
     if detail:
         record["reason_detail"] = detail  # the whole text, where reason is shortened
+    if loaded is not None and loaded.engine is not None:
+        engine = loaded.engine
+        record["engine"] = EngineRecord(name=engine.name, version=engine.version, threads=engine.threads)
+        if engine.context is not None:
+            record["engine"]["context"] = engine.context
     return record
+
+
+def engines_fingerprint(models: Iterable[PooledModel]) -> dict[str, EngineFingerprintRecord]:
+    """The engines other than Foundry Local (whose versions are in ``packages``) that
+    served models, with their version and thread count."""
+    engines: dict[str, EngineFingerprintRecord] = {}
+    for model in models:
+        engine = model.loaded.engine if model.loaded is not None else None
+        if engine is not None and engine.name != "foundry-local":
+            engines.setdefault(
+                engine.name, EngineFingerprintRecord(version=engine.version, threads=engine.threads)
+            )
+    return engines
 
 
 def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
@@ -143,7 +164,12 @@ def _failure_detail(model: PooledModel, status: str, reason: str | None) -> str 
     return model.detail
 
 
-def _run_record(inputs: RunInputs, lockstep: LockstepStats | None, interrupted: bool) -> RunRecord:
+def _run_record(
+    inputs: RunInputs,
+    lockstep: LockstepStats | None,
+    interrupted: bool,
+    load_average: tuple[float, float, float] | None = None,
+) -> RunRecord:
     s = inputs.settings
     run = RunRecord(
         backend=inputs.backend,  # type: ignore[typeddict-item]
@@ -161,6 +187,8 @@ def _run_record(inputs: RunInputs, lockstep: LockstepStats | None, interrupted: 
     )
     if interrupted:
         run["interrupted"] = True
+    if load_average is not None:
+        run["load_average_start"] = [round(value, 2) for value in load_average]
     if lockstep is not None:
         run["lockstep"] = LockstepRecord(
             seat=lockstep.seat,
@@ -194,12 +222,16 @@ def build_results(
     )
     cells = [_cell_record(recorder.cells[key], models[key[0]]) for key in keys]
     cells.extend(_unreached_cells(inputs, models.values(), {(c["model"], c["prompt"]) for c in cells}))
+    fingerprint = FingerprintRecord(**context.fingerprint)
+    engines = engines_fingerprint(models.values())
+    if engines:
+        fingerprint["engines"] = engines
     return Results(
         schema=SCHEMA_NAME,
         schema_version=SCHEMA_VERSION,
         created_at=context.created_at.isoformat(timespec="seconds"),
-        run=_run_record(inputs, context.lockstep, context.interrupted),
-        fingerprint=context.fingerprint,
+        run=_run_record(inputs, context.lockstep, context.interrupted, context.load_average_start),
+        fingerprint=fingerprint,
         git=context.git,
         models=model_records,
         cells=cells,
