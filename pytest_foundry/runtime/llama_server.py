@@ -162,15 +162,23 @@ def free_port() -> int:
 
 
 def last_error_line(log: str) -> str | None:
-    """The server's own reason for failing: its last error-level log line."""
+    """The server's own reason for failing, from its log.
+
+    llama.cpp's log lines read ``<time> <level> <module>: <message>``; a failed load logs
+    several error (``E``) lines, of which the one that says ``: error ...`` names the
+    cause (``llama_model_load: error loading model: tensor ... is not within the file
+    bounds``) and the later ones only that loading failed."""
+    errors: list[str] = []
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    for line in reversed(lines):
-        # llama.cpp's log lines read "<time> E <module>: <message>" (E: error).
+    for line in lines:
         fields = line.split(" ", 2)
         if len(fields) == 3 and fields[1] == "E":
-            return fields[2]
-        if "error" in line.lower() or "failed" in line.lower():
-            return line
+            errors.append(" ".join(fields[2].split()))
+    causes = [message for message in errors if ": error" in message]
+    if causes:
+        return causes[-1]
+    if errors:
+        return errors[-1]
     return lines[-1] if lines else None
 
 
