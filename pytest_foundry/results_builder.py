@@ -31,6 +31,7 @@ from pytest_foundry.results import (
     RunRecord,
 )
 from pytest_foundry.run_inputs import RunInputs
+from pytest_foundry.runtime.base import ModelRequest, ModelSource
 from pytest_foundry.status import CellStatus, ModelStatus
 
 # A model that no selected test used.
@@ -96,7 +97,7 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         slug=request.slug,
         requested=request.requested,
         model_id=loaded.model_id if loaded else request.model_id,
-        source=loaded.source if loaded else ("folder" if request.path else "catalog"),
+        source=loaded.source if loaded else _unloaded_source(request),
         path=str(path) if path else None,
         execution_provider=loaded.execution_provider if loaded else None,
         device=loaded.device if loaded else None,
@@ -121,6 +122,13 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         if engine.context is not None:
             record["engine"]["context"] = engine.context
     return record
+
+
+def _unloaded_source(request: ModelRequest) -> ModelSource:
+    """Where a model that never loaded would have come from."""
+    if request.engine == "llama.cpp":
+        return "gguf"
+    return "folder" if request.path else "catalog"
 
 
 def engines_fingerprint(models: Iterable[PooledModel]) -> dict[str, EngineFingerprintRecord]:

@@ -115,6 +115,9 @@ class EndpointRuntime:
             # A server (e.g. the SDK's web service) serves the embedded model by its full id.
             name = EMBEDDED_MODEL_ID
         model_id = match_model_id(name, available)
+        if model_id is None and request.engine == "llama.cpp":
+            # A llama-server started without --alias lists its model by the path it was given.
+            model_id = next((i for i in available if i.replace("\\", "/").rsplit("/", 1)[-1] == name), None)
         if model_id is None:
             listed = ", ".join(available[:8]) or "none"
             raise ModelError(f"{request.requested}: not served by {self.base_url} (it lists: {listed})")
