@@ -110,3 +110,18 @@ def running_server(llama_server: Path, smollm2_gguf: Path, tmp_path_factory) -> 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def smollm2_folder() -> Path:
+    """SmolLM2 as a Foundry Local folder: the real-model tier's conversion, cached per machine."""
+    from pytest_foundry.convert import extra
+    from pytest_foundry.convert.cache import default_cache_root, ensure_converted
+    from pytest_foundry.convert.progress import Progress
+
+    missing = extra.missing_modules()
+    if missing:
+        pytest.skip(
+            f"the [convert] extra is not installed (missing: {', '.join(missing)}): {extra.INSTALL_HINT}"
+        )
+    return ensure_converted(REAL_MODEL_SOURCE, default_cache_root(), progress=Progress())
