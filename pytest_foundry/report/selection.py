@@ -348,7 +348,7 @@ def _engines(results: Results) -> str | None:
             parts.append(f"{engine['threads']} thread{'s' if engine['threads'] != 1 else ''} (-t)")
         if engine.get("context") is not None:
             parts.append(f"context {engine.get('context')}")
-        seen[engine["name"]] = " ".join(parts[:2]) + "".join(f", {part}" for part in parts[2:])
+        seen[engine["name"]] = f"{parts[0]}: " + ", ".join(parts[1:])
     return " · ".join(seen.values()) if len(seen) > 1 or "llama.cpp" in seen else None
 
 

@@ -225,7 +225,7 @@ def _results(threads: int = 1, version: str = "0.6.0-dev") -> dict:
 def test_the_report_header_states_engines_threads_and_machine_load():
     meta = dict(report_meta(_results()))  # type: ignore[arg-type]
     assert meta["Engines"] == (
-        "foundry-local foundry-local-sdk 2.2.1 · llama.cpp 0.6.0-dev, 1 thread (-t), context 4096"
+        "foundry-local: foundry-local-sdk 2.2.1 · llama.cpp: 0.6.0-dev, 1 thread (-t), context 4096"
     )
     assert meta["Load"] == "load average 3.89 / 3.49 / 2.11 (1 / 5 / 15 min) at the start, on 2 cores"
 
