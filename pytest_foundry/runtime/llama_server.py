@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -257,7 +258,13 @@ class LlamaServerRuntime:
         started = time.perf_counter()
         with log_path.open("wb") as log:
             try:
-                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                )
             except OSError as exc:
                 raise ModelError(
                     f"{request.slug}: cannot start {binary.path}: {one_line(str(exc))}"
@@ -343,6 +350,18 @@ class LlamaServerRuntime:
             process.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=5.0)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): SIGTERM when the process that started it dies.
+
+    A model host exits when its stdin closes; llama-server would serve on, orphaned, after
+    a pytest run that was killed.  The signal follows the thread that started the server,
+    so servers are started from the thread that lives for the run (the main one)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _key(request: ModelRequest) -> str:

@@ -98,3 +98,37 @@ def test_a_truncated_gguf_fails_to_load_with_the_server_s_reason(llama_server, s
     assert message.startswith("truncated@llama.cpp: llama-server exited with status 1 after ")
     assert "error loading model" in message
     assert "not within the file bounds" in message
+
+
+def test_a_killed_pytest_process_takes_its_llama_server_with_it(llama_server, smollm2_gguf, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from pytest_foundry.model_selection import model_requests\n"
+        "from pytest_foundry.runtime.llama_server import LlamaServerRuntime\n"
+        "(request,) = model_requests([sys.argv[1]], None, Path.cwd())\n"
+        "loaded = LlamaServerRuntime(threads=1, binary=Path(sys.argv[2])).load(request)\n"
+        "print(loaded.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(smollm2_gguf), str(llama_server)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        server = psutil.Process(int(parent.stdout.readline()))
+        parent.kill()  # no chance to stop its server
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while server.is_running() and server.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "llama-server outlived the process that started it"
+            time.sleep(0.1)
+    finally:
+        parent.kill()
+        parent.wait()
