@@ -25,7 +25,7 @@ from pytest_foundry.errors import (
     one_line,
 )
 from pytest_foundry.prompts import PromptSpec
-from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime
+from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback, Runtime, ServerDialect
 from pytest_foundry.runtime.chat_client import ChatClient, http_chat_client, openai_client
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ Turn = Callable[[bool], AbstractContextManager[None]]
 PROBE_PROMPT = PromptSpec(id="probe", prompt="Reply with one short sentence about the weather.")
 # ``with phase(slug, "loading"):`` tells the user about long work (the plugin's terminal).
 Phase = Callable[[str, str], AbstractContextManager[None]]
-# (base URL, timeout) -> the client that sends a model's measured requests.
-ClientFactory = Callable[[str, float], ChatClient]
+# (base URL, timeout, server dialect) -> the client that sends a model's measured requests.
+ClientFactory = Callable[[str, float, ServerDialect], ChatClient]
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class ModelPool:
         # A model host reports its own process and memory; otherwise the runtime's.
         model.memory_pid = loaded.pid if loaded.pid is not None else shared_pid
         model.rss_before_load = loaded.rss_before_load if loaded.pid is not None else rss_before
-        model.client = self._client_factory(loaded.base_url, self._settings.timeout_s)
+        model.client = self._client_factory(loaded.base_url, self._settings.timeout_s, loaded.dialect)
         with self._phase(model.slug, "warming up"):
             self._warm(model, loaded, warmups)  # a failure here breaks the model (it did load)
         return model

@@ -32,6 +32,21 @@ def model_slug(name: str) -> str:
     return _UNSAFE.sub("_", name.replace(":", "@")).strip("._") or "model"
 
 
+# GGUF models are served by llama.cpp; their slugs say so, so they never share a snapshot
+# folder with the same model served by Foundry Local (their outputs differ).
+GGUF_SUFFIX = ".gguf"
+LLAMA_SLUG_SUFFIX = "@llama.cpp"
+
+
+def is_gguf(name: str | Path) -> bool:
+    return str(name).lower().endswith(GGUF_SUFFIX)
+
+
+def gguf_slug(path: Path) -> str:
+    """``models/SmolLM2-135M-Instruct.Q4_1.gguf`` -> ``SmolLM2-135M-Instruct.Q4_1@llama.cpp``."""
+    return model_slug(path.name[: -len(GGUF_SUFFIX)]) + LLAMA_SLUG_SUFFIX
+
+
 def _looks_like_folder(name: str) -> bool:
     return "/" in name or "\\" in name or name.startswith((".", "~")) or Path(name).is_dir()
 
@@ -53,6 +68,7 @@ def model_requests(
                 capabilities=entry.capabilities,
                 notes=entry.notes,
                 size_mb=entry.size_mb,
+                engine="llama.cpp" if entry.path is not None and is_gguf(entry.path) else "foundry-local",
             )
         elif name in EMBEDDED_NAMES:
             request = ModelRequest(
@@ -62,6 +78,9 @@ def model_requests(
                 capabilities=EMBEDDED_CAPABILITIES,
                 notes="embedded random-weight test model",
             )
+        elif is_gguf(name):
+            file = (base_dir / Path(name).expanduser()).resolve()
+            request = ModelRequest(requested=name, slug=gguf_slug(file), path=file, engine="llama.cpp")
         elif _looks_like_folder(name):
             folder = (base_dir / Path(name).expanduser()).resolve()
             request = ModelRequest(requested=name, slug=model_slug(folder.name), path=folder)

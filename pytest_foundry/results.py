@@ -65,11 +65,20 @@ class MemoryRecord(TypedDict):
     delta_bytes: int | None
 
 
+class EngineRecord(TypedDict):
+    """The engine that served a model (managed engines, or an endpoint known to be llama.cpp)."""
+
+    name: Literal["foundry-local", "llama.cpp"]
+    version: str | None
+    threads: int | None  # llama-server's -t; None: the engine's own choice
+    context: NotRequired[int | None]  # llama-server's -c
+
+
 class ModelRecord(TypedDict):
     slug: str  # the stable id used in test ids and snapshots/<slug>/
     requested: str  # what the user asked for: alias, full id or folder
     model_id: str | None  # full id name:version, once resolved
-    source: Literal["embedded", "folder", "catalog", "endpoint"]
+    source: Literal["embedded", "folder", "catalog", "endpoint", "gguf"]
     path: str | None
     execution_provider: str | None
     device: str | None
@@ -85,6 +94,7 @@ class ModelRecord(TypedDict):
     cold_ttft_s: float | None  # TTFT of the first request after load (median over the cold starts)
     cold_starts: NotRequired[list[dict[str, float | int | None]]]  # each fresh load, the serving one last
     memory: MemoryRecord | None
+    engine: NotRequired[EngineRecord]
 
 
 class QualityRecord(TypedDict, total=False):
@@ -172,6 +182,13 @@ class RunRecord(TypedDict):
     interrupted: NotRequired[bool]  # Ctrl-C stopped the run: its cells are partial
     shard: NotRequired[ShardRecord]  # only with --foundry-shard
     merged: NotRequired[MergedRecord]  # only in a record pytest-foundry merge wrote
+    # os.getloadavg() (1, 5, 15 min) when the run started: how busy the machine was.
+    load_average_start: NotRequired[list[float]]
+
+
+class EngineFingerprintRecord(TypedDict):
+    version: str | None
+    threads: int | None
 
 
 class FingerprintRecord(TypedDict):
@@ -181,6 +198,9 @@ class FingerprintRecord(TypedDict):
     os: str
     python: str
     packages: dict[str, str | None]  # foundry-local-sdk, onnxruntime, onnxruntime-genai-core
+    # Engines other than Foundry Local that served models, e.g. {"llama.cpp": {"version":
+    # ..., "threads": 1}}: their timings depend on both.
+    engines: NotRequired[dict[str, EngineFingerprintRecord]]
 
 
 class GitRecord(TypedDict):

@@ -21,6 +21,8 @@ from pytest_foundry.results import (
     SCHEMA_VERSION,
     CellRecord,
     ConcurrencyRecord,
+    EngineFingerprintRecord,
+    EngineRecord,
     FingerprintRecord,
     GitRecord,
     LockstepRecord,
@@ -31,6 +33,7 @@ from pytest_foundry.results import (
     ShardRecord,
 )
 from pytest_foundry.run_inputs import RunInputs
+from pytest_foundry.runtime.base import ModelRequest, ModelSource
 from pytest_foundry.status import CellStatus, ModelStatus
 
 # A model that no selected test used.
@@ -47,6 +50,7 @@ class RunContext:
     lockstep: LockstepStats | None = None
     interrupted: bool = False
     shard: ShardRecord | None = None  # --foundry-shard: which models this run measured
+    load_average_start: tuple[float, float, float] | None = None
 
 
 def cell_status(cell: CellState, model: PooledModel) -> tuple[CellStatus, str | None]:
@@ -96,7 +100,7 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
         slug=request.slug,
         requested=request.requested,
         model_id=loaded.model_id if loaded else request.model_id,
-        source=loaded.source if loaded else ("folder" if request.path else "catalog"),
+        source=loaded.source if loaded else _unloaded_source(request),
         path=str(path) if path else None,
         execution_provider=loaded.execution_provider if loaded else None,
         device=loaded.device if loaded else None,
@@ -117,7 +121,32 @@ def model_record(model: PooledModel, footprint: Footprint | None, backend: str) 
     detail = _failure_detail(model, status, reason)
     if detail:
         record["reason_detail"] = detail  # the whole text, where reason is shortened
+    if loaded is not None and loaded.engine is not None:
+        engine = loaded.engine
+        record["engine"] = EngineRecord(name=engine.name, version=engine.version, threads=engine.threads)
+        if engine.context is not None:
+            record["engine"]["context"] = engine.context
     return record
+
+
+def _unloaded_source(request: ModelRequest) -> ModelSource:
+    """Where a model that never loaded would have come from."""
+    if request.engine == "llama.cpp":
+        return "gguf"
+    return "folder" if request.path else "catalog"
+
+
+def engines_fingerprint(models: Iterable[PooledModel]) -> dict[str, EngineFingerprintRecord]:
+    """The engines other than Foundry Local (whose versions are in ``packages``) that
+    served models, with their version and thread count."""
+    engines: dict[str, EngineFingerprintRecord] = {}
+    for model in models:
+        engine = model.loaded.engine if model.loaded is not None else None
+        if engine is not None and engine.name != "foundry-local":
+            engines.setdefault(
+                engine.name, EngineFingerprintRecord(version=engine.version, threads=engine.threads)
+            )
+    return engines
 
 
 def _cell_record(cell: CellState, model: PooledModel) -> CellRecord:
@@ -149,7 +178,11 @@ def _failure_detail(model: PooledModel, status: str, reason: str | None) -> str 
 
 
 def _run_record(
-    inputs: RunInputs, lockstep: LockstepStats | None, interrupted: bool, shard: ShardRecord | None = None
+    inputs: RunInputs,
+    lockstep: LockstepStats | None,
+    interrupted: bool,
+    shard: ShardRecord | None = None,
+    load_average: tuple[float, float, float] | None = None,
 ) -> RunRecord:
     s = inputs.settings
     run = RunRecord(
@@ -170,6 +203,8 @@ def _run_record(
         run["interrupted"] = True
     if shard is not None:
         run["shard"] = shard
+    if load_average is not None:
+        run["load_average_start"] = [round(value, 2) for value in load_average]
     if lockstep is not None:
         run["lockstep"] = LockstepRecord(
             seat=lockstep.seat,
@@ -203,12 +238,18 @@ def build_results(
     )
     cells = [_cell_record(recorder.cells[key], models[key[0]]) for key in keys]
     cells.extend(_unreached_cells(inputs, models.values(), {(c["model"], c["prompt"]) for c in cells}))
+    fingerprint = FingerprintRecord(**context.fingerprint)
+    engines = engines_fingerprint(models.values())
+    if engines:
+        fingerprint["engines"] = engines
     results = Results(
         schema=SCHEMA_NAME,
         schema_version=SCHEMA_VERSION,
         created_at=context.created_at.isoformat(timespec="seconds"),
-        run=_run_record(inputs, context.lockstep, context.interrupted, context.shard),
-        fingerprint=context.fingerprint,
+        run=_run_record(
+            inputs, context.lockstep, context.interrupted, context.shard, context.load_average_start
+        ),
+        fingerprint=fingerprint,
         git=context.git,
         models=model_records,
         cells=cells,

@@ -13,6 +13,7 @@ The stages each have one job:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -79,6 +80,8 @@ class FoundrySession:
             self.shard_slugs = shard_slugs(self.shard_slugs, *settings.shard)
         self.recorder = Recorder(settings.max_tokens, settings.seed, self.inputs.annotations)
         self.created_at = datetime.now(UTC)
+        # How busy the machine was when the run began: a fair comparison says so.
+        self.load_average_start = os.getloadavg() if hasattr(os, "getloadavg") else None
         # The run's syrupy extension classes by comparison mode, made by the plugin layer.
         self.snapshot_extensions: dict[str, type[Any]] = {}
         self.summary: RunSummary = EMPTY_SUMMARY
@@ -255,13 +258,15 @@ class FoundrySession:
             lockstep=self.lockstep.stats if self.lockstep is not None else None,
             interrupted=interrupted,
             shard=self.shard_record(),
+            load_average_start=self.load_average_start,
         )
         return build_results(
             self.inputs,
             self.recorder,
             self.models_under_test,
             context,
-            lambda path: folder_footprint(path) if path.is_dir() else None,
+            # A model folder, or a GGUF file.
+            lambda path: folder_footprint(path) if path.is_dir() or path.is_file() else None,
         )
 
     def finish(self, *, interrupted: bool = False, errors: tuple[str, ...] = ()) -> RunSummary:

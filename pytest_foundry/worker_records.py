@@ -18,7 +18,7 @@ from pytest_foundry.metrics import RequestMetrics
 from pytest_foundry.model_pool import ColdStart, LevelRun, PooledModel
 from pytest_foundry.recorder import CellState, LevelState, Recorder
 from pytest_foundry.results import OutputRecord
-from pytest_foundry.runtime.base import LoadedModel
+from pytest_foundry.runtime.base import EngineInfo, LoadedModel
 from pytest_foundry.status import CellStatus
 
 PAYLOAD_VERSION = 2
@@ -44,6 +44,7 @@ def _loaded(model: LoadedModel) -> dict[str, Any]:
     data["path"] = str(model.path) if model.path is not None else None
     data["extra"] = dict(model.extra)
     data["capabilities"] = list(model.capabilities)
+    data["engine"] = asdict(model.engine) if model.engine is not None else None
     return data
 
 
@@ -171,6 +172,7 @@ def _merge_model(model: PooledModel, data: dict[str, Any]) -> None:
             path=Path(loaded["path"]) if loaded["path"] is not None else None,
             extra=dict(loaded["extra"]),
             capabilities=tuple(loaded["capabilities"]),
+            engine=EngineInfo(**loaded["engine"]) if loaded.get("engine") is not None else None,
             **fields,
         )
     # The worker unloaded it: the controller never serves (or unloads) it.

@@ -47,13 +47,15 @@ class BaselineInfo:
 def fingerprint_sha256(results: Results) -> str:
     """Hash of what makes timings comparable: CPU, runtime versions and each model's files."""
     fingerprint = results["fingerprint"]
-    key = {
+    key: dict[str, object] = {
         "cpu": fingerprint["cpu"],
         "packages": fingerprint["packages"],
         "models": sorted(
             [model["slug"], model.get("model_id"), model.get("files_sha256")] for model in results["models"]
         ),
     }
+    if fingerprint.get("engines"):
+        key["engines"] = fingerprint.get("engines")  # absent before llama.cpp: old hashes stand
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
 
 

@@ -21,6 +21,18 @@ def hard_differences(base: Results, head: Results) -> list[str]:
         before, after = base_packages.get(package), head_packages.get(package)
         if before != after:
             differences.append(f"{package} ({before or 'absent'} in the baseline, {after or 'absent'} now)")
+    # Another engine's version or thread count (llama.cpp's -t) changes its timings as
+    # much as a runtime package does; an engine only one run used has no model to compare.
+    base_engines, head_engines = base_fp.get("engines", {}), head_fp.get("engines", {})
+    for name in sorted(set(base_engines) & set(head_engines)):
+        base_engine, head_engine = base_engines[name], head_engines[name]
+        compared: tuple[tuple[str, object, object], ...] = (
+            ("version", base_engine["version"], head_engine["version"]),
+            ("thread count", base_engine["threads"], head_engine["threads"]),
+        )
+        for label, engine_before, engine_after in compared:
+            if engine_before != engine_after:
+                differences.append(f"{name} {label} ({engine_before} in the baseline, {engine_after} now)")
     head_models = {model["slug"]: model for model in head["models"]}
     for base_model in base["models"]:
         head_model = head_models.get(base_model["slug"])

@@ -179,9 +179,19 @@ MODEL_COLUMNS: tuple[Column, ...] = (
 )
 
 
+def _engine_text(model: ModelRecord) -> str | None:
+    """``llama.cpp -t 1`` for a model another engine than Foundry Local served."""
+    engine = model.get("engine")
+    if engine is None or engine["name"] == "foundry-local":
+        return None
+    return engine["name"] + (f" -t {engine['threads']}" if engine["threads"] is not None else "")
+
+
 def _model_row(model: ModelRecord) -> dict[str, Cell]:
     memory = model["memory"]
-    device = " / ".join(part for part in (model["device"], model["execution_provider"]) if part)
+    device = " / ".join(
+        part for part in (model["device"], model["execution_provider"], _engine_text(model)) if part
+    )
     sha = model["files_sha256"]
     delta = None if memory is None else memory["delta_bytes"]
     scope = "" if memory is None else f" ({memory['scope']})"
@@ -327,6 +337,32 @@ def _packages(packages: Mapping[str, str | None]) -> str:
     return " · ".join(f"{name} {version or 'not installed'}" for name, version in sorted(packages.items()))
 
 
+def _engines(results: Results) -> str | None:
+    """Each engine that served a model, once: its version, threads and context."""
+    seen: dict[str, str] = {}
+    for model in results["models"]:
+        engine = model.get("engine")
+        if engine is None or engine["name"] in seen:
+            continue
+        parts = [engine["name"], engine["version"] or "version unknown"]
+        if engine["threads"] is not None:
+            parts.append(f"{engine['threads']} thread{'s' if engine['threads'] != 1 else ''} (-t)")
+        if engine.get("context") is not None:
+            parts.append(f"context {engine.get('context')}")
+        seen[engine["name"]] = f"{parts[0]}: " + ", ".join(parts[1:])
+    return " · ".join(seen.values()) if len(seen) > 1 or "llama.cpp" in seen else None
+
+
+def _machine_load(results: Results) -> str | None:
+    load = results["run"].get("load_average_start")
+    if not load:
+        return None
+    averages = " / ".join(f"{value:.2f}" for value in load)
+    return (
+        f"load average {averages} (1 / 5 / 15 min) at the start, on {results['fingerprint']['cores']} cores"
+    )
+
+
 def report_meta(results: Results) -> tuple[tuple[str, str], ...]:
     run, machine, git = results["run"], results["fingerprint"], results["git"]
     backend = run["backend"] + (f" ({run['endpoint']})" if run["endpoint"] else "")
@@ -344,6 +380,11 @@ def report_meta(results: Results) -> tuple[tuple[str, str], ...]:
             f" · {machine['os']} · Python {machine['python']}",
         ),
         ("Runtime", _packages(machine["packages"]) or fmt.MISSING),
+        *(
+            (label, text)
+            for label, text in (("Engines", _engines(results)), ("Load", _machine_load(results)))
+            if text
+        ),
         (
             "Code",
             "not in a git repository"

@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-ModelSource = Literal["embedded", "folder", "catalog", "endpoint"]
+ModelSource = Literal["embedded", "folder", "catalog", "endpoint", "gguf"]
+# Which engine serves a model: Foundry Local (a model host), or llama.cpp's llama-server
+# for a .gguf file (``llama_server.py``).
+Engine = Literal["foundry-local", "llama.cpp"]
 # (model name, fraction 0..1) while a catalog model downloads.
 ProgressCallback = Callable[[str, float], None]
 
@@ -30,6 +33,31 @@ class ModelRequest:
     capabilities: tuple[str, ...] = ()
     notes: str | None = None
     size_mb: float | None = None
+    engine: Engine = "foundry-local"
+
+
+@dataclass(frozen=True)
+class ServerDialect:
+    """How a server's OpenAI-compatible streaming differs from Foundry Local's, so its
+    figures mean the same: fields to add to every request body, and whether its
+    ``usage.completion_tokens`` counts the end-of-generation token (llama.cpp's does)."""
+
+    name: str = "openai"
+    body_extra: tuple[tuple[str, Any], ...] = ()
+    usage_counts_end_token: bool = False
+
+
+DEFAULT_DIALECT = ServerDialect()
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """The engine that served a model, as results.json records it."""
+
+    name: Engine
+    version: str | None
+    threads: int | None = None  # None: the engine's own choice
+    context: int | None = None  # context window the server was started with
 
 
 @dataclass
@@ -53,6 +81,8 @@ class LoadedModel:
     # From the catalog record, for catalog models (models.json entries take precedence).
     license: str | None = None
     capabilities: tuple[str, ...] = ()
+    dialect: ServerDialect = DEFAULT_DIALECT
+    engine: EngineInfo | None = None
 
     @property
     def slug(self) -> str:
@@ -62,9 +92,9 @@ class LoadedModel:
 class Runtime(Protocol):
     """Start, resolve + load, unload, close: the lifecycle the session drives."""
 
-    name: str  # "foundry-local" or "endpoint"
-    # Every load starts a fresh process of its own (a model host): a reload is a true
-    # cold start, so the pool may sample several (--foundry-cold-starts).
+    name: str  # "foundry-local", "llama.cpp" or "endpoint"
+    # Every load starts a fresh process of its own (a model host, a llama-server): a
+    # reload is a true cold start, so the pool may sample several (--foundry-cold-starts).
     isolated: bool
 
     def start(self) -> None:

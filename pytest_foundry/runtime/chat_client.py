@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pytest_foundry.runtime.base import DEFAULT_DIALECT, ServerDialect
+
 if TYPE_CHECKING:
     from pytest_foundry.runtime.streaming import Generation
 
@@ -31,13 +33,15 @@ class ChatClient(Protocol):
 
 class HttpChatClient:
     """Streamed chat requests to one base URL (``.../v1``), each timed on its own over a
-    fresh connection with a deadline on the whole request (``http_stream.py``)."""
+    fresh connection with a deadline on the whole request (``http_stream.py``), in the
+    server's dialect (extra request fields, how its usage counts tokens)."""
 
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, timeout_s: float, dialect: ServerDialect = DEFAULT_DIALECT) -> None:
         from pytest_foundry.runtime.http_stream import ChatClient as StreamClient
 
         self.base_url = base_url
         self.timeout_s = timeout_s
+        self.dialect = dialect
         self._client = StreamClient(base_url, timeout_s)
 
     def chat(
@@ -52,15 +56,21 @@ class HttpChatClient:
         from pytest_foundry.runtime.streaming import stream_chat
 
         return stream_chat(
-            self._client, model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed
+            self._client,
+            model_id,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+            dialect=self.dialect,
         )
 
     def close(self) -> None:
         self._client.close()
 
 
-def http_chat_client(base_url: str, timeout_s: float) -> ChatClient:
-    return HttpChatClient(base_url, timeout_s)
+def http_chat_client(base_url: str, timeout_s: float, dialect: ServerDialect = DEFAULT_DIALECT) -> ChatClient:
+    return HttpChatClient(base_url, timeout_s, dialect)
 
 
 def openai_client(base_url: str, timeout_s: float) -> Any:

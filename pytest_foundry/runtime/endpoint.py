@@ -4,6 +4,10 @@ No pytest imports.  For example a Foundry Local service on a Windows host
 (``http://host:5273/v1``), the SDK's web service (``<url>/catalogs/local/v1``) or any
 server speaking ``/v1/chat/completions``.  Models are whatever ``GET <base>/models``
 lists; nothing is loaded or unloaded here, so load time is "n/a".
+
+A model the listing says llama.cpp owns (``owned_by: llamacpp``) is spoken to in
+llama.cpp's dialect, as a managed GGUF model is: ``cache_prompt: false`` on every request,
+and its end token left out of the token count (see ``llama_server.LLAMA_DIALECT``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_foundry.errors import ModelError, one_line
-from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
+from pytest_foundry.runtime.base import EngineInfo, LoadedModel, ModelRequest, ProgressCallback
 from pytest_foundry.runtime.embedded import EMBEDDED_MODEL_ID, EMBEDDED_NAMES
 
 # The probe's timeout when none is given: --foundry-timeout, through create_runtime.
 PROBE_TIMEOUT_S = 5.0
+# What llama-server's /v1/models says in ``owned_by``.
+LLAMA_CPP_OWNER = "llamacpp"
 
 
 def normalise_base_url(url: str) -> str:
@@ -56,6 +62,7 @@ class EndpointRuntime:
         self.base_url = normalise_base_url(url)
         self.timeout_s = timeout_s
         self._model_ids: list[str] | None = None
+        self._owners: dict[str, str] = {}  # model id -> the listing's owned_by
         self._server_pid: int | None = None
 
     def start(self) -> None:
@@ -78,7 +85,9 @@ class EndpointRuntime:
             sent = one_line(str(exc.args[0]) if exc.args else type(exc).__name__, 100)
             raise ModelError(f"endpoint {self.base_url} did not answer with HTTP (it sent {sent})") from None
         entries = data.get("data", []) if isinstance(data, dict) else []
-        self._model_ids = [str(entry["id"]) for entry in entries if isinstance(entry, dict) and "id" in entry]
+        listed = [entry for entry in entries if isinstance(entry, dict) and "id" in entry]
+        self._model_ids = [str(entry["id"]) for entry in listed]
+        self._owners = {str(entry["id"]): str(entry.get("owned_by") or "") for entry in listed}
         self._server_pid = self._find_server_pid()
 
     def _find_server_pid(self) -> int | None:
@@ -101,14 +110,19 @@ class EndpointRuntime:
         self.start()
         available = self._model_ids or []
         name = request.model_id or request.requested
+        if request.engine == "llama.cpp" and request.path is not None:
+            name = request.path.name  # a GGUF file: llama-server lists it by file name (or --alias)
         if name in EMBEDDED_NAMES:
             # A server (e.g. the SDK's web service) serves the embedded model by its full id.
             name = EMBEDDED_MODEL_ID
         model_id = match_model_id(name, available)
+        if model_id is None and request.engine == "llama.cpp":
+            # A llama-server started without --alias lists its model by the path it was given.
+            model_id = next((i for i in available if i.replace("\\", "/").rsplit("/", 1)[-1] == name), None)
         if model_id is None:
             listed = ", ".join(available[:8]) or "none"
             raise ModelError(f"{request.requested}: not served by {self.base_url} (it lists: {listed})")
-        return LoadedModel(
+        loaded = LoadedModel(
             request=request,
             model_id=model_id,
             base_url=self.base_url,
@@ -118,6 +132,22 @@ class EndpointRuntime:
             execution_provider=None,
             load_s=None,
         )
+        if self._owners.get(model_id) == LLAMA_CPP_OWNER:
+            from pytest_foundry.runtime.llama_server import ENGINE, LLAMA_DIALECT
+
+            loaded.dialect = LLAMA_DIALECT
+            loaded.engine = EngineInfo(name=ENGINE, version=self._llama_build())
+        return loaded
+
+    def _llama_build(self) -> str | None:
+        """llama-server's ``/props`` ``build_info`` (e.g. ``b7283-1a2b3c4``), if it says."""
+        parts = urlsplit(self.base_url)
+        try:
+            props = _get_json(f"{parts.scheme}://{parts.netloc}/props", self.timeout_s)
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+            return None
+        build = props.get("build_info") if isinstance(props, dict) else None
+        return str(build) if build else None
 
     def memory_pid(self) -> int | None:
         return self._server_pid

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_foundry.errors import ModelError, ModelUnavailable, one_line
-from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
+from pytest_foundry.runtime.base import EngineInfo, LoadedModel, ModelRequest, ProgressCallback
 from pytest_foundry.runtime.catalog import CatalogSettings
 from pytest_foundry.runtime.model_host import HostSpec
 
@@ -133,6 +133,7 @@ class HostedRuntime:
             pid=host.pid,
             rss_before_load=ready.get("rss_before_load"),
             rss_after_load=ready.get("rss_after_load"),
+            engine=EngineInfo(name="foundry-local", version=_sdk_version()),
         )
         self._hosts[_host_key(model)] = host
         return model
@@ -175,6 +176,16 @@ class HostedRuntime:
             if process.stdout is not None:
                 with contextlib.suppress(OSError):
                     process.stdout.close()
+
+
+def _sdk_version() -> str | None:
+    """foundry-local-sdk's version: what the engine's version is, to the user."""
+    from importlib import metadata
+
+    try:
+        return f"foundry-local-sdk {metadata.version('foundry-local-sdk')}"
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _host_key(model: LoadedModel) -> str:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from pytest_foundry.errors import ModelError, native_message, one_line
 from pytest_foundry.metrics import RequestMetrics, StreamTiming, compute_request_metrics
+from pytest_foundry.runtime.base import DEFAULT_DIALECT, ServerDialect
 from pytest_foundry.runtime.http_stream import ChatClient
 from pytest_foundry.runtime.sse import NotAnEventStream, SseDecoder
 
@@ -77,8 +78,10 @@ def encode_request(
     max_tokens: int,
     temperature: float,
     seed: int,
+    dialect: ServerDialect = DEFAULT_DIALECT,
 ) -> bytes:
-    """The JSON body of a streamed chat request (UTF-8, as the openai client sends it).
+    """The JSON body of a streamed chat request (UTF-8, as the openai client sends it),
+    with the server dialect's extra fields (llama.cpp: ``cache_prompt: false``).
 
     Raises ModelError naming the message and character when a prompt holds text UTF-8
     cannot encode (a lone surrogate, e.g. from a ``"\\ud800"`` escape in prompts.json).
@@ -91,6 +94,7 @@ def encode_request(
         "seed": seed,
         "stream": True,
         "stream_options": {"include_usage": True},
+        **dict(dialect.body_extra),
     }
     try:
         return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
@@ -123,13 +127,17 @@ def stream_chat(
     temperature: float,
     seed: int,
     timeout_s: float | None = None,
+    dialect: ServerDialect = DEFAULT_DIALECT,
 ) -> Generation:
     """Send one streamed request and time it; raises ModelError/RequestTimeout (one line).
 
-    ``timeout_s`` bounds the whole request (default: the client's)."""
+    ``timeout_s`` bounds the whole request (default: the client's); ``dialect`` says
+    what the server adds to the request and counts differently."""
     if timeout_s is None:
         timeout_s = client.timeout_s
-    body = encode_request(model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    body = encode_request(
+        model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed, dialect=dialect
+    )
     url = client.base_url
     pieces: list[str] = []
     content_ns: list[int] = []
@@ -228,7 +236,7 @@ def stream_chat(
         start_ns=start_ns,
         end_ns=end_ns,
         content_ns=tuple(content_ns),
-        completion_tokens=usage_tokens,
+        completion_tokens=answer_tokens(usage_tokens, finish_reason, dialect),
         estimated_tokens=max(1, round(len(text) / CHARS_PER_TOKEN_ESTIMATE)) if text else 0,
         finish_reason=finish_reason,
     )
@@ -241,6 +249,18 @@ def stream_chat(
         temperature=temperature,
         start_ns=start_ns,
     )
+
+
+def answer_tokens(usage_tokens: int | None, finish_reason: str | None, dialect: ServerDialect) -> int | None:
+    """The answer's token count from ``usage.completion_tokens``, as Foundry Local counts it.
+
+    llama.cpp counts the end-of-generation token it sampled but never sends, so an answer
+    that ended by itself (``stop``) is one token shorter than its usage says; one cut at
+    ``max_tokens`` (``length``) sampled no end token.  Left as it is, TPOT would divide by
+    one token too many."""
+    if usage_tokens is None or not dialect.usage_counts_end_token or finish_reason != "stop":
+        return usage_tokens
+    return max(0, usage_tokens - 1)
 
 
 class AnswerStart:

@@ -7,6 +7,7 @@ a loopback-only network namespace, against ``tests/support/fake_catalog.py``; se
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 from typing import Any
@@ -130,6 +131,11 @@ def test_report_and_results_show_the_catalog_record(
         "load_s": None,
         "cold_ttft_s": None,
         "memory": None,
+        "engine": {
+            "name": "foundry-local",
+            "version": f"foundry-local-sdk {importlib.metadata.version('foundry-local-sdk')}",
+            "threads": None,
+        },
     }
     assert re.fullmatch(r"[0-9a-f]{64}", model["files_sha256"])
     gpu = by_slug["tiny-cat@gpu"]

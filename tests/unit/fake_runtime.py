@@ -12,7 +12,13 @@ from pathlib import Path
 from pytest_foundry.errors import ModelError, RequestTimeout
 from pytest_foundry.metrics import StreamTiming, compute_request_metrics
 from pytest_foundry.options import resolve_settings
-from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallback
+from pytest_foundry.runtime.base import (
+    DEFAULT_DIALECT,
+    LoadedModel,
+    ModelRequest,
+    ProgressCallback,
+    ServerDialect,
+)
 from pytest_foundry.runtime.streaming import Generation
 
 MS = 1_000_000  # ns
@@ -101,7 +107,9 @@ class FakeChat:
     sent: list[list[dict[str, str]]] = field(default_factory=list)  # each request's messages
     clients: list[FakeClient] = field(default_factory=list)
 
-    def __call__(self, base_url: str, timeout_s: float) -> FakeClient:
+    def __call__(
+        self, base_url: str, timeout_s: float, dialect: ServerDialect = DEFAULT_DIALECT
+    ) -> FakeClient:
         client = FakeClient(self, base_url)
         self.clients.append(client)
         return client

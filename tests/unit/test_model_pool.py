@@ -11,7 +11,7 @@ from fake_runtime import FakeChat, FakeRuntime, generation
 from pytest_foundry.errors import ModelError, RequestTimeout
 from pytest_foundry.model_pool import PROBE_PROMPT, ModelPool, PoolSettings
 from pytest_foundry.prompts import PromptSpec
-from pytest_foundry.runtime.base import ModelRequest
+from pytest_foundry.runtime.base import DEFAULT_DIALECT, ModelRequest
 
 SETTINGS = PoolSettings(timeout_s=5.0, temperature=0.0, seed=42, max_tokens=16, model_warmup=2)
 WARM = PromptSpec(id="warm", prompt="Say hi.")
@@ -68,8 +68,8 @@ def test_the_warm_up_uses_the_short_probe_prompt_not_a_test_prompt():
     sent: list[list[dict[str, str]]] = []
 
     class Recording(FakeChat):
-        def __call__(self, base_url, timeout_s):
-            client = super().__call__(base_url, timeout_s)
+        def __call__(self, base_url, timeout_s, dialect=DEFAULT_DIALECT):
+            client = super().__call__(base_url, timeout_s, dialect)
             original = client.chat
 
             def chat(model_id, messages, **kwargs):
@@ -122,8 +122,8 @@ def test_cpu_time_per_token_comes_from_the_serving_process():
     class Busy(FakeChat):
         """Spends 0.2 s of CPU in this process (the stand-in host) on every request."""
 
-        def __call__(self, base_url, timeout_s):
-            client = super().__call__(base_url, timeout_s)
+        def __call__(self, base_url, timeout_s, dialect=DEFAULT_DIALECT):
+            client = super().__call__(base_url, timeout_s, dialect)
             original = client.chat
 
             def chat(*args, **kwargs):

@@ -16,6 +16,7 @@ from pytest_foundry.errors import ConfigError
 from pytest_foundry.json_files import load_schema
 from pytest_foundry.results import SCHEMA_NAME, SCHEMA_VERSION, Results
 from pytest_foundry.results_file import dumps_results, load_results, write_results
+from pytest_foundry.runtime.base import Engine, ModelSource
 
 FIXTURE = Path(__file__).parent / "data" / "results.json"
 SOURCE = "foundry-report/results.json"
@@ -109,7 +110,8 @@ def test_enums_match_the_literals() -> None:
     assert set(defs["model"]["properties"]["status"]["enum"]) == set(
         typing.get_args(results_module.ModelStatus)
     )
-    assert set(defs["model"]["properties"]["source"]["enum"]) == {"embedded", "folder", "catalog", "endpoint"}
+    assert set(defs["model"]["properties"]["source"]["enum"]) == set(typing.get_args(ModelSource))
+    assert set(defs["engine"]["properties"]["name"]["enum"]) == set(typing.get_args(Engine))
     schema = load_schema("results")
     assert schema["properties"]["schema"]["const"] == SCHEMA_NAME
     assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
