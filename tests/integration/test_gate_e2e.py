@@ -117,7 +117,7 @@ def test_proxy_slowed_head_fails_the_run_with_a_verdict_table(gated, foundry_web
         )
         # A spec that asks for wall-clock gating gets it.
         head = gated.run(
-            *_gate_args(gated, "--foundry-compare=main", "--foundry-gate=e2e_p50:+10%:fail"), *head_args
+            *_gate_args(gated, "--foundry-compare=main", "--foundry-gate=*:10%:fail"), *head_args
         )
     # The tests themselves pass (same outputs); the gate alone fails the run.
     head.assert_outcomes(passed=4)
