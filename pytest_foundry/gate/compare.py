@@ -84,6 +84,12 @@ def compare_results(
     return report
 
 
+SHARED_MEMORY_NOTE = (
+    "{slug}: memory was measured in a server shared with other work, not a process of the "
+    "model's own: peak memory only warns by default"
+)
+
+
 def _compare_model(
     report: GateReport,
     policy: GatePolicy,
@@ -107,8 +113,14 @@ def _compare_model(
 
     cell_rows: list[GateRow] = []
     model_rows: list[GateRow] = []
+    # Memory measured in a server that is not the model's own process (an endpoint).
+    shared = [
+        side for side, model in sides if model["memory"] is not None and model["memory"]["scope"] != "host"
+    ]
+    if shared:
+        report.warnings.append(SHARED_MEMORY_NOTE.format(slug=slug))
     for metric in GATE_METRICS:
-        rule = policy.rule_for(metric, slug, apart=apart)
+        rule = policy.rule_for(metric, slug, apart=apart, shared_memory=bool(shared))
         if metric.source == "model":
             row = _single_value_row(
                 metric, rule, slug, None, model_value(base_model, metric), model_value(head_model, metric)

@@ -109,11 +109,19 @@ class GatePolicy:
     seed: int = DEFAULT_SEED
     min_samples: int = DEFAULT_MIN_SAMPLES
 
-    def rule_for(self, metric: GateMetric, model: str | None = None, *, apart: bool = False) -> MetricRule:
+    def rule_for(
+        self,
+        metric: GateMetric,
+        model: str | None = None,
+        *,
+        apart: bool = False,
+        shared_memory: bool = False,
+    ) -> MetricRule:
         """The rule of ``metric`` for ``model``; ``apart``: the runs were not measured in
-        lockstep, so the defaults shift from wall-clock figures to CPU time (a rule the
-        spec sets explicitly still applies as written)."""
-        rule = default_rule(metric, apart=apart)
+        lockstep, so the defaults shift from wall-clock figures to CPU time;
+        ``shared_memory``: a side's memory is a shared server's, not the model's own, so
+        memory only warns by default.  A rule the spec sets explicitly applies as written."""
+        rule = default_rule(metric, apart=apart, shared_memory=shared_memory)
         for key in _scopes(model, metric.name):
             override = self.overrides.get(key)
             if override is not None:
@@ -143,7 +151,13 @@ class GatePolicy:
         return {model for model, _ in self.overrides if model is not None}
 
 
-def default_rule(metric: GateMetric, *, apart: bool = False) -> MetricRule:
+def default_rule(metric: GateMetric, *, apart: bool = False, shared_memory: bool = False) -> MetricRule:
+    if shared_memory and metric.unit_family == "memory":
+        # A server that served other work (the other run, earlier models) keeps its heap:
+        # its peak is not this model's.
+        return MetricRule(
+            warn=metric.warn if metric.warn is not None else metric.fail, fail=None, floor=metric.floor
+        )
     if apart and metric.clock == "wall":
         return MetricRule(
             warn=metric.warn if metric.warn is not None else metric.fail, fail=None, floor=metric.floor

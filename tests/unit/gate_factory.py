@@ -121,7 +121,7 @@ def model(
         "load_s": load_s,
         "cold_ttft_s": 0.1,
         "memory": {
-            "scope": "in-process",
+            "scope": "host",
             "pid": 1,
             "rss_before_load_bytes": 100 * 1024 * 1024,
             "peak_rss_bytes": peak_rss_bytes,

@@ -8,7 +8,7 @@ import pytest
 from gate_factory import PACKAGES, model, output, synthetic_run
 
 from pytest_foundry.errors import BaselineError
-from pytest_foundry.gate.compare import GateReport, GateRow, MissingItem, compare_results
+from pytest_foundry.gate.compare import SHARED_MEMORY_NOTE, GateReport, GateRow, MissingItem, compare_results
 from pytest_foundry.gate.fingerprints import APART_NOTE
 from pytest_foundry.gate.policy import parse_gate_spec
 
@@ -189,6 +189,17 @@ class TestSingleValues:
         assert (memory.ci_low, memory.ci_high) == (None, None)
         assert memory.note == "no CI (1 sample)"
         assert report.failed
+
+    def test_memory_of_a_shared_server_only_warns_and_says_why(self) -> None:
+        # --foundry-endpoint: the server's heap holds what it served before this run.
+        base, head = synthetic_run(1, peak_mib=800), synthetic_run(2, peak_mib=960)
+        head["models"][0]["memory"]["scope"] = "server"
+        report = compare_results(base, head)
+        (memory,) = rows_of(report, "peak_memory")
+        assert (memory.verdict, memory.tier) == ("regressed", "warn")
+        assert not report.failed
+        assert SHARED_MEMORY_NOTE.format(slug="tiny") in report.warnings
+        assert compare_results(base, head, parse_gate_spec("peak_memory:+10%:fail")).failed
 
     def test_load_time_has_a_wide_default_threshold(self) -> None:
         slower = compare_results(synthetic_run(1, load_s=2.0), synthetic_run(2, load_s=2.4))
