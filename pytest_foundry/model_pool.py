@@ -299,13 +299,7 @@ class ModelPool:
         alongside other untimed work (never alongside a timed request)."""
         from pytest_foundry.memory import RssSampler, cpu_seconds, measurable_cpu
 
-        if model.broken is not None:
-            raise ModelError(model.broken)
-        client = model.client
-        if not model.serving or client is None:
-            raise ModelError(f"{model.slug}: not loaded")
-        assert model.loaded is not None
-        model_id, pid = model.loaded.model_id, model.memory_pid
+        client, model_id, pid = _serving(model)
 
         def send() -> Generation:
             return client.chat(
@@ -369,13 +363,7 @@ class ModelPool:
         from pytest_foundry.concurrency import from_clock
         from pytest_foundry.memory import RssSampler, cpu_seconds, measurable_cpu
 
-        if model.broken is not None:
-            raise ModelError(model.broken)
-        client = model.client
-        if not model.serving or client is None:
-            raise ModelError(f"{model.slug}: not loaded")
-        assert model.loaded is not None
-        model_id, pid = model.loaded.model_id, model.memory_pid
+        client, model_id, pid = _serving(model)
         temperature = self._settings.temperature
         numbers = itertools.count()
         lock = threading.Lock()
@@ -488,6 +476,18 @@ class ModelPool:
     def _break(model: PooledModel, reason: str, exc: BaseException) -> None:
         model.broken = one_line(reason)
         model.detail = getattr(exc, "detail", None) or str(exc)
+
+
+def _serving(model: PooledModel) -> tuple[ChatClient, str, int | None]:
+    """What a request to a serving model needs: its client, model id and process; raises
+    ModelError (one line) when it broke or is not loaded."""
+    if model.broken is not None:
+        raise ModelError(model.broken)
+    client = model.client
+    if not model.serving or client is None:
+        raise ModelError(f"{model.slug}: not loaded")
+    assert model.loaded is not None
+    return client, model.loaded.model_id, model.memory_pid
 
 
 def _median(values: Iterator[float | None]) -> float | None:
