@@ -48,9 +48,10 @@ DEFAULT_MIN_SAMPLES = 5
 
 # Between runs measured at different times (not in lockstep), every wall-clock difference
 # holds the machine's drift too, which no bootstrap of one run's samples can see: there,
-# by default, wall-clock figures only warn and CPU time per token fails at this threshold
-# (measured in docs/gate.md: "Runs measured apart").
-APART_CPU_FAIL = 0.10
+# by default, wall-clock figures only warn and CPU time per token fails at this threshold.
+# CPU time drifts too, less: ×0.889-1.103 between sequential SmolLM2 runs on the CI box,
+# so +20 % (docs/gate.md: "Runs measured apart").
+APART_CPU_FAIL = 0.20
 
 _THRESHOLD = re.compile(r"^(?P<sign>[+-]?)(?P<number>\d+(?:\.\d*)?|\.\d+)%$")
 _FLOOR = re.compile(r"^(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[A-Za-z]*)$")

@@ -120,7 +120,7 @@ class TestRunsMeasuredApart:
 
     def test_cpu_time_per_token_fails_a_compute_slowdown(self) -> None:
         base = synthetic_run(1, lockstep=False, cpu_per_token_s=0.004)
-        head = synthetic_run(2, lockstep=False, cpu_per_token_s=0.004, cpu_slowdown=1.15, slowdown=1.15)
+        head = synthetic_run(2, lockstep=False, cpu_per_token_s=0.004, cpu_slowdown=1.3, slowdown=1.3)
         report = compare_results(base, head)
         assert report.failed
         failing = {row.metric for row in report.rows if row.tier == "fail" and row.verdict == "regressed"}
