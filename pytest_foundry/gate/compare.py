@@ -114,13 +114,11 @@ def _compare_model(
     cell_rows: list[GateRow] = []
     model_rows: list[GateRow] = []
     # Memory measured in a server that is not the model's own process (an endpoint).
-    shared = [
-        side for side, model in sides if model["memory"] is not None and model["memory"]["scope"] != "host"
-    ]
+    shared = any(model["memory"] is not None and model["memory"]["scope"] != "host" for _, model in sides)
     if shared:
         report.warnings.append(SHARED_MEMORY_NOTE.format(slug=slug))
     for metric in GATE_METRICS:
-        rule = policy.rule_for(metric, slug, apart=apart, shared_memory=bool(shared))
+        rule = policy.rule_for(metric, slug, apart=apart, shared_memory=shared)
         if metric.source == "model":
             row = _single_value_row(
                 metric, rule, slug, None, model_value(base_model, metric), model_value(head_model, metric)
