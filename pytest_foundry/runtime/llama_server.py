@@ -1,7 +1,7 @@
 """llama.cpp as a second managed engine: a ``.gguf`` model served by ``llama-server``.
 
 No pytest imports.  Each GGUF model gets a ``llama-server`` process of its own on
-127.0.0.1:<free port>, through the same lifecycle as a Foundry Local model host
+127.0.0.1, on a port it picks itself, through the same lifecycle as a Foundry Local model host
 (``hosted.py``): start, wait for ``/health``, measure (the pool warms it and sends the
 requests), watch its memory and CPU time by pid, stop.  A server that dies fails only
 its own model, with how it ended.
@@ -23,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,8 +65,9 @@ def default_threads(cores: int | None) -> int:
     return max(1, (cores or 1) - 1)
 
 
-def server_command(binary: Path, model: Path, *, port: int, threads: int, context: int) -> list[str]:
-    """The ``llama-server`` command line for one model (one slot, no web UI).
+def server_command(binary: Path, model: Path, *, threads: int, context: int, port: int = 0) -> list[str]:
+    """The ``llama-server`` command line for one model (one slot, no web UI), on a port
+    the server picks itself unless one is given.
 
     ``--alias`` names the model by its file name, so its id (in snapshots' headers and
     the gate's comparison) is the same wherever the file lies; ``--jinja`` applies the
@@ -157,10 +158,17 @@ def describe_binary(path: Path) -> ServerBinary:
     return ServerBinary(path, version, package)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# llama-server asked for port 0 binds a free one itself and logs it before it loads the
+# model (``... srv  llama_server: listening on http://127.0.0.1:46641``).  Reading the
+# port back rather than picking one first leaves no window in which another process (a
+# second checkout's run, an xdist worker) can take it, or be answering on it.
+_LISTENING = re.compile(r"listening on http://[^\s/]+:(\d+)")
+
+
+def listening_port(log: str) -> int | None:
+    """The port a llama-server started with ``--port 0`` says it listens on."""
+    found = _LISTENING.search(log)
+    return int(found.group(1)) if found else None
 
 
 def last_error_line(log: str) -> str | None:
@@ -251,11 +259,8 @@ class LlamaServerRuntime:
         model_path = request.path
         if model_path is None or not model_path.is_file():
             raise ModelError(f"{request.slug}: {model_path or request.requested}: no such GGUF file")
-        port = free_port()
         log_path = self._logs_dir / f"{request.slug}.log"
-        command = server_command(
-            binary.path, model_path, port=port, threads=self.threads, context=self.context
-        )
+        command = server_command(binary.path, model_path, threads=self.threads, context=self.context)
         started = time.perf_counter()
         with log_path.open("wb") as log:
             try:
@@ -273,9 +278,8 @@ class LlamaServerRuntime:
         # Popen returns once the binary is exec'd: the process holds no model yet.
         rss_before = current_rss(process.pid)
         server = Server(request.slug, process, log_path)
-        base = f"http://127.0.0.1:{port}"
         try:
-            self._await_health(server, base, started)
+            base = self._await_health(server, started)
             load_s = time.perf_counter() - started
             model_id = _served_id(base) or model_path.name
         except BaseException:
@@ -300,8 +304,10 @@ class LlamaServerRuntime:
             ),
         )
 
-    def _await_health(self, server: Server, base: str, started: float) -> None:
-        """Poll ``/health`` (503 while the model loads) until 200; one line on failure."""
+    def _await_health(self, server: Server, started: float) -> str:
+        """The server's base URL once its log names the port and ``/health`` (503 while
+        the model loads) says 200; one line on failure."""
+        base: str | None = None
         while True:
             code = server.process.poll()
             if code is not None:
@@ -315,11 +321,15 @@ class LlamaServerRuntime:
                     ),
                     detail=server.log_path.read_text("utf-8", "replace")[-4000:] or None,
                 )
-            if _healthy(base):
-                return
+            if base is None:
+                port = listening_port(server.log_path.read_text("utf-8", "replace"))
+                base = f"http://127.0.0.1:{port}" if port else None
+            if base is not None and _healthy(base):
+                return base
             if time.perf_counter() - started > self._load_timeout_s:
+                waiting = "was not ready" if base else "did not say which port it listens on"
                 raise ModelError(
-                    f"{server.slug}: llama-server was not ready within {self._load_timeout_s:g} s "
+                    f"{server.slug}: llama-server {waiting} within {self._load_timeout_s:g} s "
                     f"(log: {server.log_path})"
                 )
             time.sleep(_POLL_S)

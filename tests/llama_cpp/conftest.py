@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pytest_foundry.convert.cache import REAL_MODEL_INSTALL, REAL_MODEL_SOURCE
-from pytest_foundry.runtime.llama_server import INSTALL_HINT, find_server, free_port
+from pytest_foundry.runtime.llama_server import INSTALL_HINT, find_server, listening_port
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +65,7 @@ class RunningServer:
 @pytest.fixture(scope="module")
 def running_server(llama_server: Path, smollm2_gguf: Path, tmp_path_factory) -> Iterator[RunningServer]:
     """A llama-server on SmolLM2, started as a user would: no --alias, so it names the
-    model by the path it was given."""
-    port = free_port()
+    model by the path it was given; on a port it picks itself (--port 0), read from its log."""
     log = tmp_path_factory.mktemp("llama-endpoint") / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -77,7 +76,7 @@ def running_server(llama_server: Path, smollm2_gguf: Path, tmp_path_factory) -> 
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
+                "0",
                 "-t",
                 "1",
                 "-c",
@@ -90,9 +89,13 @@ def running_server(llama_server: Path, smollm2_gguf: Path, tmp_path_factory) -> 
             stdout=out,
             stderr=out,
         )
-    server = RunningServer(f"http://127.0.0.1:{port}", process)
     try:
         deadline = time.monotonic() + 120
+        while (port := listening_port(log.read_text(errors="replace"))) is None:
+            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "llama-server named no port within 120 s"
+            time.sleep(0.05)
+        server = RunningServer(f"http://127.0.0.1:{port}", process)
         while True:
             try:
                 if server.get("/health").get("status") == "ok":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fake_runtime import FakeRuntime, settings
 
-from pytest_foundry.errors import ConfigError, ModelUnavailable
+from pytest_foundry.errors import ConfigError, ModelError, ModelUnavailable
 from pytest_foundry.gate.baselines import fingerprint_sha256
 from pytest_foundry.gate.fingerprints import hard_differences
 from pytest_foundry.model_config import load_models_file
@@ -24,6 +24,7 @@ from pytest_foundry.runtime.llama_server import (
     default_threads,
     find_server,
     last_error_line,
+    listening_port,
     parse_version,
     server_command,
 )
@@ -33,9 +34,7 @@ GGUF = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def test_the_server_command_serves_one_model_on_loopback_under_its_file_name():
-    command = server_command(
-        Path("/opt/llama-server"), Path("/m/SmolLM2.Q4_1.gguf"), port=40123, threads=1, context=4096
-    )
+    command = server_command(Path("/opt/llama-server"), Path("/m/SmolLM2.Q4_1.gguf"), threads=1, context=4096)
     assert command == [
         "/opt/llama-server",
         "-m",
@@ -45,7 +44,7 @@ def test_the_server_command_serves_one_model_on_loopback_under_its_file_name():
         "--host",
         "127.0.0.1",
         "--port",
-        "40123",
+        "0",  # the server binds a free port itself and logs it: no race for it
         "-t",
         "1",
         "-c",
@@ -86,6 +85,35 @@ def test_the_server_s_reason_is_its_last_error_line():
         "srv init: couldn't bind HTTP server socket"
     )
     assert last_error_line("") is None
+
+
+def test_the_port_is_read_from_the_server_s_log():
+    # What llama-server started with --port 0 logs before it loads the model.
+    log = (
+        "0.00.301.118 I srv  llama_server: loading model\n"
+        "0.00.397.906 I srv  llama_server: listening on http://127.0.0.1:46641\n"
+    )
+    assert listening_port(log) == 46641
+    assert listening_port("0.00.301.118 I srv  llama_server: loading model\n") is None
+
+
+def test_a_server_that_never_names_its_port_fails_its_model_in_one_line(tmp_path):
+    silent = tmp_path / "llama-server"
+    silent.write_text(
+        '#!/bin/sh\n[ "$1" = --version ] && echo "version: 0.0 (fake)" && exit 0\nexec sleep 30\n'
+    )
+    silent.chmod(0o755)
+    model = tmp_path / "x.gguf"
+    model.write_bytes(b"GGUF")
+    runtime = LlamaServerRuntime(threads=1, binary=silent, load_timeout_s=0.5)
+    request = ModelRequest(requested="x.gguf", slug="x@llama.cpp", path=model, engine="llama.cpp")
+    with pytest.raises(
+        ModelError,
+        match=r"^x@llama\.cpp: llama-server did not say which port it listens on within 0\.5 s "
+        r"\(log: .*x@llama\.cpp\.log\)$",
+    ):
+        runtime.load(request)
+    runtime.close()
 
 
 @pytest.mark.parametrize(
