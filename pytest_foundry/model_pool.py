@@ -29,7 +29,7 @@ from pytest_foundry.runtime.base import LoadedModel, ModelRequest, ProgressCallb
 from pytest_foundry.runtime.chat_client import ChatClient, http_chat_client, openai_client
 
 if TYPE_CHECKING:
-    from pytest_foundry.concurrency import TimedRequest
+    from pytest_foundry.level_runner import LevelRun
     from pytest_foundry.runtime.streaming import Generation
 
 # ``turn(timed)``: wait until this request may run.  timed=True: a measured figure comes
@@ -74,16 +74,6 @@ class ColdStart:
             "cold_ttft_s": self.cold_ttft_s,
             "rss_after_load_bytes": self.rss_after_load,
         }
-
-
-@dataclass(frozen=True)
-class LevelRun:
-    """What one concurrency level sent: its requests on one timeline, and the serving
-    process's peak memory and CPU time over the whole level (None: not measured)."""
-
-    requests: tuple[TimedRequest, ...]
-    peak_rss: int | None
-    cpu_s: float | None
 
 
 @dataclass
@@ -342,125 +332,24 @@ class ModelPool:
         requests: int,
         warmup: int = 0,
     ) -> LevelRun:
-        """``requests`` measured requests with ``streams`` of them in flight at once: each
-        stream is a thread that sends its next request as soon as its last one ended,
-        each request on a connection of its own, until the requests are spent.
-
-        First every stream sends ``warmup`` untimed requests, all streams together, so the
-        measured ones do not pay for the runtime growing its caches for more streams; the
-        level's clock starts when the last stream has finished its warm-up.
-
-        Under --foundry-lockstep the whole level is one turn: the partner never measures
-        while these streams compete for the machine, and a level's streams never wait for
-        turns between each other.  A request that fails is kept on the timeline with its
-        one-line error; a timeout or a lost connection stops the level (later requests
-        would meet the same fate) and breaks the model, as it does for one request.
-        """
-        import itertools
-        import threading
-        import time
-
-        from pytest_foundry.concurrency import from_clock
-        from pytest_foundry.memory import RssSampler, cpu_seconds, measurable_cpu
+        """``requests`` measured requests with ``streams`` of them in flight at once, after
+        ``warmup`` untimed ones per stream (level_runner.py); the whole level is one
+        lockstep turn.  A timeout or a lost connection stops the level and breaks the
+        model, as it does for one request."""
+        from pytest_foundry.level_runner import run_level
 
         client, model_id, pid = _serving(model)
         temperature = self._settings.temperature
-        numbers = itertools.count()
-        lock = threading.Lock()
-        stop = threading.Event()
-        done: list[TimedRequest] = []
-        fatal: list[ModelError] = []
-        # The level's start and the serving process's CPU time then: set when the warm-ups are over.
-        clock = [time.perf_counter_ns()]
-        cpu_start: list[float | None] = [None]
-
-        def start_measuring() -> None:
-            cpu_start[0] = cpu_seconds(pid) if pid is not None else None
-            clock[0] = time.perf_counter_ns()
-
-        start_line = threading.Barrier(streams)
-        measure_line = threading.Barrier(streams, action=start_measuring)
 
         def send() -> Generation:
             return client.chat(model_id, messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
 
-        def failed(exc: Exception) -> str:
-            """The one-line error; a timeout or a lost connection also stops the level."""
-            if isinstance(exc, RequestTimeout | ConnectionFailed):
-                with lock:
-                    fatal.append(exc)
-                stop.set()
-            return one_line(str(exc)) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
-
-        def stream(index: int) -> None:
-            try:
-                start_line.wait()
-                for _ in range(warmup):
-                    if stop.is_set():
-                        break
-                    try:
-                        send()
-                    except Exception as exc:  # every stream must reach the measure line
-                        failed(exc)
-                measure_line.wait()
-            except threading.BrokenBarrierError:  # the level was interrupted before it began
-                return
-            level_start_ns = clock[0]
-            while not stop.is_set():
-                with lock:
-                    if next(numbers) >= requests:
-                        return
-                sent_ns = time.perf_counter_ns()
-                try:
-                    generation = send()
-                except Exception as exc:  # kept on the timeline, whatever it was
-                    error = failed(exc)
-                    with lock:
-                        done.append(
-                            from_clock(index, level_start_ns, sent_ns, time.perf_counter_ns(), error=error)
-                        )
-                    continue
-                metrics = generation.metrics
-                start_ns = generation.start_ns if generation.start_ns is not None else sent_ns
-                answered = from_clock(
-                    index,
-                    level_start_ns,
-                    start_ns,
-                    start_ns + round(metrics.e2e_s * 1e9),
-                    ttft_s=metrics.ttft_s,
-                    tpot_s=metrics.tpot_s,
-                    output_tokens=metrics.output_tokens,
-                )
-                with lock:
-                    done.append(answered)
-
-        threads = [
-            threading.Thread(target=stream, args=(index,), name=f"pytest-foundry-stream-{index}", daemon=True)
-            for index in range(streams)
-        ]
-        peak: int | None = None
-        cpu: float | None = None
-        with self._turn(True), RssSampler(pid) if pid is not None else nullcontext() as sampler:
-            try:
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-            except BaseException:  # Ctrl-C: no new requests; those in flight end at their deadline
-                stop.set()
-                start_line.abort()
-                measure_line.abort()
-                raise
-            if pid is not None:
-                cpu = measurable_cpu(cpu_start[0], cpu_seconds(pid))
-        if sampler is not None:
-            peak = sampler.peak_bytes
-        if fatal:
-            exc = fatal[0]
-            if not self._host_died(model, exc):
-                self._break(model, f"{exc} (later requests to {model.slug} fail at once)", exc)
-        ordered = tuple(sorted(done, key=lambda r: (r.start_s, r.stream)))
-        return LevelRun(ordered, peak, cpu)
+        run, fatal = run_level(
+            send, streams=streams, requests=requests, warmup=warmup, turn=self._turn(True), pid=pid
+        )
+        if fatal is not None and not self._host_died(model, fatal):
+            self._break(model, f"{fatal} (later requests to {model.slug} fail at once)", fatal)
+        return run
 
     def _host_died(self, model: PooledModel, exc: ModelError) -> bool:
         """After a failed request: has the model's host died?  Then the model is broken."""

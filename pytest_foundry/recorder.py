@@ -19,8 +19,8 @@ from pytest_foundry.results import OutputRecord
 from pytest_foundry.status import CellStatus
 
 if TYPE_CHECKING:
+    from pytest_foundry.level_runner import LevelRun
     from pytest_foundry.metrics import RequestMetrics
-    from pytest_foundry.model_pool import LevelRun
     from pytest_foundry.quality.annotations import Annotations
     from pytest_foundry.runtime.streaming import Generation
 

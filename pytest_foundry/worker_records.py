@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from pytest_foundry.concurrency import TimedRequest
+from pytest_foundry.level_runner import LevelRun
 from pytest_foundry.metrics import RequestMetrics
-from pytest_foundry.model_pool import ColdStart, LevelRun, PooledModel
+from pytest_foundry.model_pool import ColdStart, PooledModel
 from pytest_foundry.recorder import CellState, LevelState, Recorder
 from pytest_foundry.results import OutputRecord
 from pytest_foundry.runtime.base import EngineInfo, LoadedModel
